@@ -1,0 +1,109 @@
+# Monitor All The Things: `make up` runs the stack, `make test` runs every test. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_DIR := .run
+COMPOSE := docker compose
+GRAFANA_IMAGE := grafana/grafana-oss:11.3.0
+N ?= 5
+PYTEST_ARGS ?=
+
+export DOCKER_BUILDKIT := 0
+export COMPOSE_DOCKER_CLI_BUILD := 0
+
+.PHONY: help venv docker docker-stop base-image images env up down clean ps logs scale load noload \
+        test test-unit test-integration lint bench bench-lib bench-e2e bench-carbon up-cluster
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-17s %s\n", $$1, $$2}'
+
+$(VENV)/.stamp: requirements-dev.txt services/metrics/pyproject.toml services/helloworld/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --no-deps -e services/metrics -e services/helloworld
+	touch $@
+
+venv: $(VENV)/.stamp ## Create the host venv for tests, lint and benchmarks
+
+docker: ## Make sure a Docker engine and `docker compose` work (installs them as root on Debian if absent)
+	@bash scripts/ensure-docker.sh
+
+docker-stop: ## Stop the dockerd that `make` itself started (if any)
+	@bash scripts/stop-docker.sh
+
+base-image: docker ## Provide debian:bookworm-slim (debootstrap + docker import when it cannot be pulled)
+	@bash scripts/base-image.sh
+
+images: base-image ## Build every image of the stack
+	$(COMPOSE) --profile load build
+
+env: .env ## Generate .env with fresh secrets (never overwrites an existing one)
+.env:
+	@umask 077; { echo "GRAFANA_ADMIN_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(18))')"; \
+	  echo "GRAPHITE_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')"; } > $@
+	@echo "[env] wrote .env with generated secrets (Grafana admin password inside)"
+
+up: images .env ## Build and start the stack, wait until healthy, print the URLs
+	@profiles="--profile load"; \
+	if docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1 || timeout 60 docker pull -q $(GRAFANA_IMAGE) >/dev/null 2>&1; then \
+	  profiles="$$profiles --profile grafana"; grafana=1; \
+	else \
+	  grafana=0; echo "[up] Grafana SKIPPED: the image $(GRAFANA_IMAGE) cannot be pulled here (no registry reachable)."; \
+	  echo "[up]   Everything else runs; browse the data in graphite-web's own UI instead (URL below)."; \
+	fi; \
+	$(COMPOSE) $$profiles up -d --wait --remove-orphans; \
+	echo; echo "Stack is up:"; \
+	echo "  helloworld (via lb)   http://127.0.0.1:$${LB_PORT:-8001}/?world_size=42"; \
+	echo "  graphite-web          http://127.0.0.1:$${GRAPHITE_PORT:-8080}/  (render API: /render?target=sumSeries(helloworld.*.hello_called.count)&format=json)"; \
+	if [ $$grafana = 1 ]; then echo "  grafana               http://127.0.0.1:$${GRAFANA_PORT:-3000}/  (admin password in .env)"; \
+	else echo "  grafana               not started (image unavailable)"; fi
+
+down: ## Stop the stack (keeps the Whisper data)
+	$(COMPOSE) --profile '*' down --remove-orphans
+
+clean: ## Stop the stack and delete its volumes (all metrics data)
+	$(COMPOSE) --profile '*' down --remove-orphans --volumes
+
+ps: ## Show the stack's containers
+	$(COMPOSE) --profile '*' ps
+
+logs: ## Follow the stack's logs
+	$(COMPOSE) --profile '*' logs -f --tail=100
+
+scale: ## Scale helloworld to N replicas (make scale N=5)
+	$(COMPOSE) up -d --wait --no-recreate --scale helloworld=$(N) helloworld
+
+load: ## Start the demo load generator
+	$(COMPOSE) --profile load up -d loadgen
+
+noload: ## Stop the demo load generator
+	$(COMPOSE) --profile load stop loadgen
+
+test: test-unit test-integration ## Unit tests, then the integration tests against the real stack
+
+test-unit: venv ## Unit tests of both packages (real carbon-cache from the venv where a test needs one)
+	$(PY) -m pytest -q -p no:cacheprovider services/metrics/tests services/helloworld/tests tests/grafana $(PYTEST_ARGS)
+
+test-integration: venv base-image ## Integration tests: bring up a private copy of the stack and check it
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+lint: venv ## ruff on everything, mypy on services/metrics
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy services/metrics/src
+
+bench: bench-lib bench-e2e ## All benchmarks (results go to docs/benchmarks.md; bench-carbon separately)
+
+bench-lib: venv ## Library + reporting benchmarks next to pyformance, prometheus_client, OpenTelemetry
+	$(PY) benchmarks/bench_lib.py
+	$(PY) benchmarks/bench_report.py
+
+bench-e2e: venv ## Plain vs instrumented helloworld under wrk
+	@command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
+	$(PY) benchmarks/bench_e2e.py
+
+# The carbon cluster profile (issue 7): up-cluster, down-cluster, bench-carbon.
+-include mk/cluster.mk

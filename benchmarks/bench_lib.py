@@ -1,0 +1,425 @@
+"""Benchmark graphmetrics next to pyformance, prometheus_client and the OpenTelemetry SDK.
+
+One process, one run: nanoseconds per operation for counter increments (pre-fetched and looked up
+by name), meter marks, histogram adds for each reservoir, the timer context, four threads hammering
+one counter, and the memory and read-out time of a 50,000-metric registry, next to the floor of a
+bare ``self.n += 1`` method call. Every figure is the best of several interleaved repeats (the
+libraries take turns, so background load hits them alike); ratios against the targets of issue 2
+are computed from the same run.
+
+    .venv/bin/python benchmarks/bench_lib.py [--quick] [--no-write]
+
+The markdown table is printed and written to docs/benchmarks.md between the ``bench-lib`` markers
+(``--quick`` is a smoke run with small counts: its numbers are noisy, do not publish them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import platform
+import random
+import sys
+import threading
+import time
+import timeit
+import tracemalloc
+import warnings
+from collections.abc import Callable
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import prometheus_client
+import pyformance
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from graphmetrics import (
+    ExpDecayingReservoir,
+    MetricsRegistry,
+    SlidingTimeWindowReservoir,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- bench-lib:start -->", "<!-- bench-lib:end -->"
+LIBS = ("graphmetrics", "pyformance", "prometheus_client", "OpenTelemetry SDK")
+
+
+class Floor:
+    """The floor: the cheapest possible counter, a method doing ``self.n += 1`` (not thread-safe)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def inc(self) -> None:
+        self.n += 1
+
+
+def _otel_meter() -> Any:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    return provider.get_meter("bench"), reader
+
+
+def _latencies(count: int, seed: int = 1) -> list[float]:
+    """Request-latency-like values in milliseconds (log-normal around 50 ms)."""
+    rng = random.Random(seed)
+    return [rng.lognormvariate(math.log(50.0), 1.0) for _ in range(count)]
+
+
+# -- per-operation timings -----------------------------------------------------------------------
+
+
+def _per_call(stmt: str, namespace: dict[str, Any], number: int) -> Callable[[], float]:
+    timer = timeit.Timer(stmt, globals=namespace)
+    return lambda: timer.timeit(number) / number
+
+
+def _per_value(add: Callable[[float], Any], values: list[float]) -> Callable[[], float]:
+    timer = timeit.Timer("for v in values: add(v)", globals={"values": values, "add": add})
+    return lambda: timer.timeit(1) / len(values)
+
+
+def operation_cases(number: int) -> dict[str, dict[str, Callable[[], float]]]:
+    """``{operation: {library: run() -> seconds per operation}}``."""
+    values = _latencies(number)
+    floor = Floor()
+
+    ours = MetricsRegistry()
+    counter, meter, histogram, timer = ours.counter("c"), ours.meter("m"), ours.histogram("h"), ours.timer("t")
+    decaying = ours.histogram("hd", reservoir=ExpDecayingReservoir())
+    window = ours.histogram("hw", reservoir=SlidingTimeWindowReservoir(60.0))
+    ours.counter("by.name")
+
+    pyf = pyformance.MetricsRegistry()
+    pyf_counter, pyf_meter, pyf_hist, pyf_timer = pyf.counter("c"), pyf.meter("m"), pyf.histogram("h"), pyf.timer("t")
+    pyf.counter("by.name")
+
+    prom = prometheus_client.CollectorRegistry()
+    prom_counter = prometheus_client.Counter("c", "c", registry=prom)
+    prom_family = prometheus_client.Counter("by_name", "by name", ["name"], registry=prom)
+    prom_hist = prometheus_client.Histogram("h", "h", registry=prom)
+
+    otel, _ = _otel_meter()
+    otel_counter, otel_hist = otel.create_counter("c"), otel.create_histogram("h")
+
+    ns = {
+        "floor": floor,
+        "counter": counter,
+        "meter": meter,
+        "timer": timer,
+        "registry": ours,
+        "pyf": pyf,
+        "pyf_counter": pyf_counter,
+        "pyf_meter": pyf_meter,
+        "pyf_timer": pyf_timer,
+        "prom_counter": prom_counter,
+        "prom_family": prom_family,
+        "prom_hist": prom_hist,
+        "otel_counter": otel_counter,
+    }
+    return {
+        "floor: bare `self.n += 1` method call": {"graphmetrics": _per_call("floor.inc()", ns, number)},
+        "counter inc (pre-fetched)": {
+            "graphmetrics": _per_call("counter.inc()", ns, number),
+            "pyformance": _per_call("pyf_counter.inc()", ns, number),
+            "prometheus_client": _per_call("prom_counter.inc()", ns, number),
+            "OpenTelemetry SDK": _per_call("otel_counter.add(1)", ns, number),
+        },
+        "counter inc, looked up by name": {
+            "graphmetrics": _per_call("registry.counter('by.name').inc()", ns, number),
+            "pyformance": _per_call("pyf.counter('by.name').inc()", ns, number),
+            "prometheus_client": _per_call("prom_family.labels('x').inc()", ns, number),
+        },
+        "meter mark": {
+            "graphmetrics": _per_call("meter.mark()", ns, number),
+            "pyformance": _per_call("pyf_meter.mark()", ns, number),
+        },
+        "histogram add (default: log-bucket sketch)": {
+            "graphmetrics": _per_value(histogram.add, values),
+            "pyformance": _per_value(pyf_hist.add, values),
+            "prometheus_client": _per_value(prom_hist.observe, values),
+            "OpenTelemetry SDK": _per_value(otel_hist.record, values),
+        },
+        "histogram add (exp. decaying reservoir)": {"graphmetrics": _per_value(decaying.add, values)},
+        "histogram add (sliding 60 s window)": {"graphmetrics": _per_value(window.add, values)},
+        "timer context (`with t.time():`)": {
+            "graphmetrics": _per_call("with timer.time(): pass", ns, number),
+            "pyformance": _per_call("with pyf_timer.time(): pass", ns, number),
+            "prometheus_client": _per_call("with prom_hist.time(): pass", ns, number),
+        },
+    }
+
+
+def run_operations(number: int, repeats: int) -> dict[str, dict[str, float]]:
+    cases = operation_cases(number)
+    best: dict[str, dict[str, float]] = {op: {} for op in cases}
+    for _ in range(repeats):  # interleaved: every library runs once per round
+        for op, libs in cases.items():
+            for lib, run in libs.items():
+                seconds = run()
+                best[op][lib] = min(best[op].get(lib, math.inf), seconds)
+    return best
+
+
+# -- contention ----------------------------------------------------------------------------------
+
+
+def contended(inc: Callable[[], Any], read: Callable[[], float], threads: int, per_thread: int) -> tuple[float, float]:
+    """(increments per second, final count) for ``threads`` threads incrementing one counter."""
+    start = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        start.wait()
+        for _ in repeat(None, per_thread):
+            inc()
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    began = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - began
+    return threads * per_thread / elapsed, read()
+
+
+def run_contention(per_thread: int) -> dict[str, tuple[float, float]]:
+    floor = Floor()
+    ours = MetricsRegistry().counter("c")
+    pyf = pyformance.MetricsRegistry().counter("c")
+    prom = prometheus_client.Counter("c", "c", registry=None)
+    return {
+        "graphmetrics": contended(ours.inc, ours.get_count, 4, per_thread),
+        "pyformance": contended(pyf.inc, pyf.get_count, 4, per_thread),
+        "prometheus_client": contended(prom.inc, lambda: prom._value.get(), 4, per_thread),
+        "floor (`self.n += 1`)": contended(floor.inc, lambda: floor.n, 4, per_thread),
+    }
+
+
+# -- the 50,000-metric mix -----------------------------------------------------------------------
+
+
+def mix_counts(total: int) -> tuple[int, int, int, int]:
+    counters, histograms, meters = total * 6 // 10, total * 2 // 10, total // 10
+    return counters, histograms, meters, total - counters - histograms - meters
+
+
+def build_registry(registry: Any, total: int, samples: list[float]) -> None:
+    """Fill a registry with pyformance's API (graphmetrics and pyformance share it)."""
+    counters, histograms, meters, timers = mix_counts(total)
+    for i in range(counters):
+        registry.counter(f"app.group{i % 100}.counter{i}").inc(i % 7 + 1)
+    for i in range(histograms):
+        add = registry.histogram(f"app.group{i % 100}.histogram{i}").add
+        for value in samples:
+            add(value)
+    for i in range(meters):
+        registry.meter(f"app.group{i % 100}.meter{i}").mark()
+    for i in range(timers):
+        update = registry.timer(f"app.group{i % 100}.timer{i}")._update  # seconds, in both libraries
+        for value in samples:
+            update(value / 1000.0)
+
+
+def build_ours(total: int, samples: list[float]) -> Callable[[], Any]:
+    registry = MetricsRegistry()
+    build_registry(registry, total, samples)
+    return registry.snapshot
+
+
+def build_pyformance(total: int, samples: list[float]) -> Callable[[], Any]:
+    registry = pyformance.MetricsRegistry()
+    build_registry(registry, total, samples)
+    return registry.dump_metrics
+
+
+def build_prometheus(total: int, samples: list[float]) -> Callable[[], Any]:
+    counters, histograms, meters, timers = mix_counts(total)
+    registry = prometheus_client.CollectorRegistry()
+    for i in range(counters):
+        prometheus_client.Counter(f"app_group{i % 100}_counter{i}", "c", registry=registry).inc(i % 7 + 1)
+    for i in range(histograms):
+        observe = prometheus_client.Histogram(f"app_group{i % 100}_histogram{i}", "h", registry=registry).observe
+        for value in samples:
+            observe(value)
+    for i in range(meters):  # no meter type: a counter is the closest
+        prometheus_client.Counter(f"app_group{i % 100}_meter{i}", "m", registry=registry).inc()
+    for i in range(timers):
+        observe = prometheus_client.Histogram(f"app_group{i % 100}_timer{i}", "t", registry=registry).observe
+        for value in samples:
+            observe(value / 1000.0)
+    return lambda: prometheus_client.generate_latest(registry)
+
+
+def build_otel(total: int, samples: list[float]) -> Callable[[], Any]:
+    counters, histograms, meters, timers = mix_counts(total)
+    meter, reader = _otel_meter()
+    for i in range(counters):
+        meter.create_counter(f"app.group{i % 100}.counter{i}").add(i % 7 + 1)
+    for i in range(histograms):
+        record = meter.create_histogram(f"app.group{i % 100}.histogram{i}").record
+        for value in samples:
+            record(value)
+    for i in range(meters):
+        meter.create_counter(f"app.group{i % 100}.meter{i}").add(1)
+    for i in range(timers):
+        record = meter.create_histogram(f"app.group{i % 100}.timer{i}", unit="s").record
+        for value in samples:
+            record(value / 1000.0)
+    return reader.get_metrics_data
+
+
+def run_mix(total: int, samples: int, libs: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Per library: MB after filling, MB after the first read-out, and read-out seconds (first, next)."""
+    builders = {
+        "graphmetrics": build_ours,
+        "pyformance": build_pyformance,
+        "prometheus_client": build_prometheus,
+        "OpenTelemetry SDK": build_otel,
+    }
+    values = _latencies(samples, seed=2)
+    results: dict[str, dict[str, float]] = {}
+    for lib in libs:
+        gc.collect()
+        tracemalloc.start()
+        read_out = builders[lib](total, values)
+        filled = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        gc.collect()
+        gc.disable()
+        try:
+            began = time.perf_counter()
+            read_out()
+            first = time.perf_counter() - began
+            began = time.perf_counter()
+            read_out()
+            second = time.perf_counter() - began
+        finally:
+            gc.enable()
+        tracemalloc.start()  # what the registry holds once read (buffers folded), counted by a rebuild
+        read_out = builders[lib](total, values)
+        read_out()
+        steady = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        del read_out
+        results[lib] = {"filled_mb": filled / 1e6, "read_mb": steady / 1e6, "first_s": first, "next_s": second}
+    return results
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def _ns(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    ns = seconds * 1e9
+    return f"{ns:,.0f} ns" if ns < 10_000 else f"{ns / 1000:,.1f} µs"
+
+
+def _verdict(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def render(ops: dict[str, dict[str, float]], contention: dict[str, tuple[float, float]],
+           mix: dict[str, dict[str, float]], args: argparse.Namespace) -> str:
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on Python {platform.python_version()} "
+        f"({platform.python_implementation()}, {platform.machine()}, {platform.system()}), "
+        f"pyformance {pyformance.__version__ if hasattr(pyformance, '__version__') else '0.4'}, "
+        f"prometheus_client {_version('prometheus_client')}, opentelemetry-sdk {_version('opentelemetry-sdk')}. "
+        f"Command: `{' '.join(['.venv/bin/python', 'benchmarks/bench_lib.py', *sys.argv[1:]])}` "
+        f"({args.number:,} operations per measurement, best of {args.repeats} interleaved rounds; "
+        "timings include the loop, about 10 ns, for every library alike).",
+        "",
+        "| operation | " + " | ".join(LIBS) + " |",
+        "|---|" + "---:|" * len(LIBS),
+    ]
+    for op, libs in ops.items():
+        lines.append(f"| {op} | " + " | ".join(_ns(libs.get(lib)) for lib in LIBS) + " |")
+    lines += ["", "Four threads incrementing one counter, 1 shared counter each library:", "",
+              "| counter | increments/s | final count | exact |", "|---|---:|---:|---|"]
+    expected = 4 * args.per_thread
+    for lib, (rate, count) in contention.items():
+        lines.append(f"| {lib} | {rate:,.0f} | {count:,.0f} of {expected:,} | {'yes' if count == expected else 'no'} |")
+    c, h, m, t = mix_counts(args.mix)
+    lines += ["", f"A {args.mix:,}-metric registry ({c:,} counters, {h:,} histograms and {t:,} timers with "
+              f"{args.samples} values each, {m:,} meters); memory is what tracemalloc counts after filling it "
+              "and after its first read-out; the read-out is `snapshot()` (graphmetrics), `dump_metrics()` "
+              "(pyformance), `generate_latest()` (prometheus_client), `get_metrics_data()` (OpenTelemetry):", "",
+              "| library | memory filled | memory after read-out | first read-out | next read-out |",
+              "|---|---:|---:|---:|---:|"]
+    for lib, r in mix.items():
+        lines.append(f"| {lib} | {r['filled_mb']:,.1f} MB | {r['read_mb']:,.1f} MB | "
+                     f"{r['first_s'] * 1000:,.0f} ms | {r['next_s'] * 1000:,.0f} ms |")
+
+    floor = ops["floor: bare `self.n += 1` method call"]["graphmetrics"]
+    counter = ops["counter inc (pre-fetched)"]["graphmetrics"]
+    hist = ops["histogram add (default: log-bucket sketch)"]
+    timer = ops["timer context (`with t.time():`)"]
+    ours_mix, pyf_mix = mix["graphmetrics"], mix["pyformance"]
+    memory = max(ours_mix["filled_mb"], ours_mix["read_mb"]) / pyf_mix["filled_mb"]
+    ours_threads = contention["graphmetrics"]
+    checks = [
+        ("counter inc ≤ 1.5× the floor", f"{counter / floor:.2f}×", counter / floor <= 1.5),
+        ("counter exact under 4 threads", f"{ours_threads[1]:,.0f} of {expected:,}", ours_threads[1] == expected),
+        ("histogram add ≥ 5× faster than pyformance", f"{hist['pyformance'] / hist['graphmetrics']:.2f}×",
+         hist["pyformance"] / hist["graphmetrics"] >= 5),
+        ("histogram add faster than prometheus_client", f"{hist['prometheus_client'] / hist['graphmetrics']:.2f}×",
+         hist["prometheus_client"] > hist["graphmetrics"]),
+        ("timer context ≥ 5× faster than pyformance", f"{timer['pyformance'] / timer['graphmetrics']:.2f}×",
+         timer["pyformance"] / timer["graphmetrics"] >= 5),
+        ("mix memory ≤ ⅓ of pyformance's (larger of our two figures)", f"{memory:.2f}", memory <= 1 / 3),
+        ("mix read-out ≤ pyformance's (our first, slower one)",
+         f"{ours_mix['first_s'] / pyf_mix['first_s']:.2f}×", ours_mix["first_s"] <= pyf_mix["first_s"]),
+    ]
+    lines += ["", "Targets of issue 2, as ratios from this run:", "", "| target | measured | |", "|---|---:|---|"]
+    lines += [f"| {name} | {value} | {_verdict(ok)} |" for name, value, ok in checks]
+    return "\n".join(lines)
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)
+
+
+def write_section(text: str) -> None:
+    section = f"{START}\n## Library (`benchmarks/bench_lib.py`)\n\n{text}\n{END}"
+    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if START in current and END in current:
+        head, rest = current.split(START, 1)
+        _, tail = rest.split(END, 1)
+        DOC.write_text(head + section + tail)
+    else:
+        DOC.parent.mkdir(parents=True, exist_ok=True)
+        DOC.write_text(current.rstrip("\n") + "\n\n" + section + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: small counts, noisy numbers")
+    parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    args.number, args.repeats, args.per_thread, args.mix, args.samples = (
+        (20_000, 2, 50_000, 2_000, 100) if args.quick else (200_000, 7, 1_000_000, 50_000, 100)
+    )
+    warnings.simplefilter("ignore")  # OpenTelemetry warns about nothing we measure
+    began = time.perf_counter()
+    ops = run_operations(args.number, args.repeats)
+    contention = run_contention(args.per_thread)
+    mix = run_mix(args.mix, args.samples, LIBS)
+    text = render(ops, contention, mix, args)
+    print(text)
+    print(f"\n(benchmark took {time.perf_counter() - began:.0f} s)")
+    if not args.no_write and not args.quick:
+        write_section(text)
+        print(f"written to {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

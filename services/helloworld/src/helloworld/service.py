@@ -1,0 +1,166 @@
+"""Wiring: configuration -> registry, web site, runtime probes and reporters -> a running reactor.
+
+The service object owns everything that must be stopped in order on SIGTERM: first the listening port (no
+new connections), then the lag probe, then the runner, which sends one final report before the reactor
+exits. ``main`` is what ``python3 -m helloworld`` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.web.server import Site
+
+from graphmetrics.registry import MetricsRegistry
+
+from .config import Config, ConfigError, load_config
+from .runtime import LAG_METRIC, ReactorLagProbe, register_process_gauges
+from .web import HelloWorldResource
+
+__all__ = ["HelloWorldService", "QuietSite", "build_reporters", "main", "STOP_DEADLINE"]
+
+log = logging.getLogger("helloworld")
+
+STOP_DEADLINE = 3.0
+"""Seconds the final report may take on SIGTERM; well inside Docker's default 10 s stop timeout."""
+
+
+class QuietSite(Site):
+    """A ``Site`` without the per-request access log line (the metrics are the access log)."""
+
+    noisy = False
+
+    def log(self, request: Any) -> None:
+        pass
+
+
+def build_reporters(config: Config, registry: MetricsRegistry) -> list[Any]:
+    """The reporters ``config`` asks for: carbon unless ``CARBON_HOST`` is empty, Hosted Graphite if keyed."""
+    reporters: list[Any] = []
+    if config.carbon_enabled:
+        from graphmetrics.reporters.carbon import CarbonReporter
+
+        reporters.append(
+            CarbonReporter(
+                registry, config.carbon_host, config.carbon_port,
+                protocol=config.carbon_protocol, prefix=config.metrics_root,
+            )
+        )
+    if config.hostedgraphite_api_key:
+        from graphmetrics.reporters.hostedgraphite import HostedGraphiteReporter
+
+        options: dict[str, Any] = {"transport": config.hostedgraphite_transport}
+        if config.hostedgraphite_host:
+            options["host"] = config.hostedgraphite_host
+        if config.hostedgraphite_port:
+            options["port"] = config.hostedgraphite_port
+        reporters.append(
+            HostedGraphiteReporter(
+                registry, api_key=config.hostedgraphite_api_key, prefix=config.metrics_root, **options
+            )
+        )
+    return reporters
+
+
+class HelloWorldService:
+    """One replica: its registry, its HTTP port, its runtime probes and its reporting loop."""
+
+    def __init__(
+        self,
+        config: Config,
+        reactor: Any,
+        registry: MetricsRegistry | None = None,
+        reporters: list[Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = registry if registry is not None else MetricsRegistry()
+        self._reactor = reactor
+        self.site = QuietSite(HelloWorldResource(self.registry))
+        register_process_gauges(self.registry)
+        self._lag_probe = ReactorLagProbe(reactor, self.registry.histogram(LAG_METRIC))
+        self._reporters = build_reporters(config, self.registry) if reporters is None else reporters
+        self._runner: Any = None
+        self.port: Any = None
+        """The ``IListeningPort`` while listening."""
+
+    def start(self) -> Any:
+        """Listen on ``0.0.0.0:LISTEN_PORT`` and start probing and reporting; raise if the port is taken.
+
+        Returns the ``IListeningPort``.
+        """
+        port = self.port = self._reactor.listenTCP(self.config.listen_port, self.site, interface="0.0.0.0")
+        self._lag_probe.start()
+        if self._reporters:
+            from graphmetrics.runners.twisted import TwistedRunner
+
+            self._runner = TwistedRunner(self._reporters, self.config.report_interval, reactor=self._reactor)
+            self._runner.start()
+        return port
+
+    def stop(self) -> Deferred[Any]:
+        """Stop accepting connections, then send the final report; fires when both are done."""
+        stopped: Deferred[Any] = maybeDeferred(self.port.stopListening) if self.port else succeed(None)
+        self.port = None
+        self._lag_probe.stop()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            stopped.addCallback(lambda _: runner.stop(deadline=STOP_DEADLINE))
+        stopped.addErrback(lambda failure: log.error("error while stopping: %s", failure.getErrorMessage()))
+        return stopped
+
+
+def configure_logging(level: str) -> None:
+    """stdlib logging on stderr, and Twisted's own log events routed into it."""
+    from twisted.logger import STDLibLogObserver, globalLogBeginner
+
+    logging.basicConfig(
+        stream=sys.stderr, level=getattr(logging, level), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)  # type: ignore[list-item]
+
+
+def main(
+    environ: Mapping[str, str] | None = None, reactor: Any = None, registry: MetricsRegistry | None = None
+) -> int:
+    """Run the service until SIGTERM/SIGINT; 0 on a clean stop, 2 on bad configuration, 1 if it cannot listen.
+
+    ``registry`` lets a caller (the end-to-end benchmark) pre-load metrics; by default it is a new one.
+    """
+    try:
+        config = load_config(environ)
+    except ConfigError as error:
+        print(f"helloworld: configuration error: {error}", file=sys.stderr)
+        return 2
+    if reactor is None:
+        from twisted.internet import reactor as default_reactor
+
+        reactor = default_reactor
+    configure_logging(config.log_level)
+    service = HelloWorldService(config, reactor, registry)
+    try:
+        port = service.start()
+    except Exception as error:  # CannotListenError and friends: say it plainly, no traceback.
+        print(f"helloworld: cannot listen on port {config.listen_port}: {error}", file=sys.stderr)
+        return 1
+    reactor.addSystemEventTrigger("before", "shutdown", service.stop)
+    log.info(
+        "listening on 0.0.0.0:%d, metrics under %s, reporting %s every %gs",
+        port.getHost().port, config.metrics_root,
+        _describe_reporting(config), config.report_interval,
+    )
+    reactor.run()
+    log.info("stopped")
+    return 0
+
+
+def _describe_reporting(config: Config) -> str:
+    targets = []
+    if config.carbon_enabled:
+        targets.append(f"carbon {config.carbon_protocol}://{config.carbon_host}:{config.carbon_port}")
+    if config.hostedgraphite_api_key:
+        targets.append(f"hostedgraphite ({config.hostedgraphite_transport})")
+    return " and ".join(targets) or "nowhere (CARBON_HOST is empty)"

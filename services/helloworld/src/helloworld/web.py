@@ -1,0 +1,120 @@
+"""The HTTP face of the service: ``/`` (HelloWorld and the ``world_size`` histogram), ``/healthz``, ``/metrics``.
+
+Request accounting: every request except ``/healthz`` and ``/metrics`` increments ``hello_called``, is timed
+by the ``requests`` timer and counted in ``responses.<status>``, whatever its outcome, so that
+``hello_called.count == requests.count == sum(responses.*.count)`` always holds. ``/healthz`` and
+``/metrics`` are left out so that health checks and scrapes do not distort what is measured.
+Bad input (400) additionally counts in ``bad_requests``, unknown paths (404) in ``not_found``; neither
+touches ``world_size``. User input never produces a traceback: only a bug (a 500) is logged as one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from twisted.web.resource import Resource
+from twisted.web.server import Request
+
+from graphmetrics.clock import Clock
+from graphmetrics.registry import MetricsRegistry
+from graphmetrics.reporters.jsonsnapshot import snapshot_json
+
+from .query import WORLD_SIZE, BadRequest, parse_world_size
+
+__all__ = ["HelloWorldResource", "EXCLUDED_PATHS"]
+
+log = logging.getLogger(__name__)
+
+EXCLUDED_PATHS = frozenset({b"/healthz", b"/metrics"})
+"""Paths left out of the request accounting."""
+
+_TEXT = b"text/plain; charset=utf-8"
+_JSON = b"application/json"
+_READ_METHODS = (b"GET", b"HEAD")
+_SHOWN_PATH_BYTES = 80
+
+
+class _PerfCounter:
+    """The default clock for request durations: monotonic and sub-microsecond, unlike ``time.time()``."""
+
+    __slots__ = ()
+
+    def time(self) -> float:
+        return time.perf_counter()
+
+
+def _error(status: int, detail: str) -> tuple[int, bytes, bytes]:
+    return status, _JSON, json.dumps({"status": status, "error": detail}).encode("ascii")
+
+
+class HelloWorldResource(Resource):
+    """The whole URL space of the service (a leaf: Twisted does no child lookup per request)."""
+
+    isLeaf = True
+
+    def __init__(self, registry: MetricsRegistry, clock: Clock | None = None) -> None:
+        super().__init__()
+        self._registry = registry
+        self._clock: Clock = clock if clock is not None else _PerfCounter()
+        self._hello_called = registry.counter("hello_called")
+        self._requests = registry.timer("requests")
+        self._world_size = registry.histogram(WORLD_SIZE)
+        self._bad_requests = registry.counter("bad_requests")
+        self._not_found = registry.counter("not_found")
+        self._responses: dict[int, Any] = {}
+
+    def render(self, request: Request) -> bytes:  # type: ignore[override]
+        path = request.path or b""
+        if path in EXCLUDED_PATHS:
+            status, content_type, body = self._unaccounted(path)
+        else:
+            started = self._clock.time()
+            status, content_type, body = self._answer(request, path)
+            self._account(status, self._clock.time() - started)
+        if status != 200:  # Twisted's default
+            request.setResponseCode(status)
+        request.setHeader(b"content-type", content_type)
+        if request.method == b"HEAD":
+            # Twisted drops a HEAD body but logs a warning for each one: send the length, not the body.
+            request.setHeader(b"content-length", b"%d" % len(body))
+            return b""
+        return body
+
+    def _unaccounted(self, path: bytes) -> tuple[int, bytes, bytes]:
+        if path == b"/healthz":
+            return 200, _TEXT, b"ok"
+        return 200, _JSON, snapshot_json(self._registry)
+
+    def _answer(self, request: Request, path: bytes) -> tuple[int, bytes, bytes]:
+        try:
+            if request.method not in _READ_METHODS:
+                request.setHeader(b"allow", b"GET, HEAD")
+                return _error(405, f"method {request.method.decode('latin-1')[:16]!r} not allowed; use GET")
+            if path != b"/":
+                self._not_found.inc()
+                shown = path[:_SHOWN_PATH_BYTES].decode("utf-8", "backslashreplace")
+                return _error(404, f"no such path: {shown!r}; try / or /?{WORLD_SIZE}=42")
+            try:
+                world_size = parse_world_size((request.uri or b"").partition(b"?")[2])
+            except BadRequest as bad:
+                self._bad_requests.inc()
+                return _error(400, bad.detail)
+            if world_size is None:
+                return 200, _TEXT, b"HelloWorld"
+            self._world_size.update(world_size)
+            fields = self._world_size.snapshot().fields()
+            return 200, _JSON, json.dumps(fields, allow_nan=False).encode("ascii")
+        except Exception:
+            log.exception("bug: unexpected error answering %r", request)
+            return _error(500, "internal error")
+
+    def _account(self, status: int, seconds: float) -> None:
+        self._hello_called.inc()
+        self._requests.update(seconds)
+        counter = self._responses.get(status)
+        if counter is None:
+            counter = self._responses[status] = self._registry.counter(f"responses.{status}")
+        counter.inc()

@@ -1,0 +1,1 @@
+"""Drop-in surfaces of other metrics libraries, so existing code moves by changing its imports."""

@@ -1,0 +1,25 @@
+"""Reporters: each interval's snapshot -> carbon, Hosted Graphite, a console or JSON.
+
+A reporter has two halves, driven by a runner (:mod:`graphmetrics.runners`): ``collect(timestamp)``
+(snapshot, flatten, encode: CPU only) and ``flush(timeout=None) -> bool`` (I/O), plus ``retry_in``
+and ``close()``. Import the concrete reporters from their modules (``reporters.carbon`` ...).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = ["Reporter"]
+
+
+class Reporter(Protocol):
+    """What a runner drives. ``collect`` never blocks on I/O; ``flush`` never raises for I/O errors."""
+
+    def collect(self, timestamp: int) -> object: ...
+
+    @property
+    def retry_in(self) -> float | None: ...
+
+    def flush(self, timeout: float | None = None) -> bool: ...
+
+    def close(self) -> None: ...

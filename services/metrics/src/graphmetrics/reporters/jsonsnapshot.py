@@ -1,0 +1,21 @@
+"""The registry's snapshot as JSON, for an HTTP endpoint (``/metrics.json`` and the like)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from graphmetrics.reporters.batching import Registry
+
+__all__ = ["snapshot_json"]
+
+
+def _finite(value: int | float) -> int | float | None:
+    return value if not isinstance(value, float) or math.isfinite(value) else None
+
+
+def snapshot_json(registry: Registry) -> bytes:
+    """``{"metrics": {key: {field: value}}}``, keys sorted; NaN and infinities as ``null`` (valid JSON)."""
+    snapshot = registry.snapshot()
+    metrics = {key: {field: _finite(value) for field, value in fields.items()} for key, fields in snapshot.items()}
+    return json.dumps({"metrics": metrics}, sort_keys=True, allow_nan=False, separators=(",", ":")).encode()

@@ -1,0 +1,224 @@
+"""Blocking socket transports, used only from a reporter's sending thread.
+
+One persistent connection per transport, opened lazily, with connect and send timeouts so a dead or
+hung peer costs a bounded wait. Two TCP facts make "sent" mean something: the first write after the
+peer has closed is accepted by the kernel and silently lost, so :meth:`TcpTransport.peer_closed` is
+checked before each report (carbon never writes to us: a readable socket means it closed); and on
+Linux ``TIOCOUTQ`` tells how many written bytes the peer has not acknowledged yet.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import struct
+import sys
+from typing import Protocol
+
+from graphmetrics.reporters.forksafety import reset_after_fork
+
+_TIOCOUTQ: int | None = None
+if sys.platform.startswith("linux"):  # on a TCP socket: bytes not yet acknowledged by the peer
+    import fcntl
+    import termios
+
+    _TIOCOUTQ = termios.TIOCOUTQ
+
+__all__ = ["Transport", "TcpTransport", "UdpTransport", "MemoryTransport"]
+
+
+class Transport(Protocol):
+    """What a reporter sends through. ``send`` raises ``OSError`` on failure."""
+
+    def send(self, data: bytes, timeout: float | None = None) -> None: ...
+
+    def peer_closed(self) -> bool: ...
+
+    def unacked_bytes(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+def _timeout(configured: float, limit: float | None) -> float:
+    return configured if limit is None else max(0.001, min(configured, limit))
+
+
+class TcpTransport:
+    """A TCP (or, with ``ssl_context``, TLS) connection to ``host:port``."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        connect_timeout: float = 5.0,
+        send_timeout: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host = host
+        self.port = int(port)
+        self.connect_timeout = connect_timeout
+        self.send_timeout = send_timeout
+        self.ssl_context = ssl_context
+        self._sock: socket.socket | None = None
+        reset_after_fork(self)
+
+    def __repr__(self) -> str:
+        kind = "tls" if self.ssl_context else "tcp"
+        return f"<{type(self).__name__} {kind}://{self.host}:{self.port} connected={self._sock is not None}>"
+
+    def _connect(self, timeout: float | None) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout=_timeout(self.connect_timeout, timeout))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux: unacknowledged data errors out the connection
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(self.send_timeout * 1000))
+            if self.ssl_context is not None:
+                sock = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def send(self, data: bytes, timeout: float | None = None) -> None:
+        """Write all of ``data``; on any error the connection is closed and the error raised."""
+        try:
+            sock = self._sock
+            if sock is None:
+                sock = self._sock = self._connect(timeout)
+            sock.settimeout(_timeout(self.send_timeout, timeout))
+            sock.sendall(data)
+        except BaseException:
+            self.close()
+            raise
+
+    def peer_closed(self) -> bool:
+        """True (and the connection dropped) if the peer closed or reset it; False if open or none."""
+        sock = self._sock
+        if sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if not readable:
+                return False
+            sock.settimeout(0.0)  # carbon and Hosted Graphite never send data: look at what arrived
+            if isinstance(sock, ssl.SSLSocket):
+                closed = not sock.recv(1)  # reads TLS records such as TLS 1.3 session tickets
+            else:
+                closed = not sock.recv(1, socket.MSG_PEEK)
+        except (ssl.SSLWantReadError, BlockingIOError):  # only TLS housekeeping arrived
+            closed = False
+        except (OSError, ValueError):  # a reset, a TLS alert, a closed descriptor
+            closed = True
+        if closed:
+            self.close()
+        return closed
+
+    def unacked_bytes(self) -> int | None:
+        """Bytes written but not yet acknowledged by the peer (Linux), or None when unknown."""
+        if self._sock is None or _TIOCOUTQ is None or self.ssl_context is not None:
+            return None
+        try:
+            raw = fcntl.ioctl(self._sock.fileno(), _TIOCOUTQ, b"\0\0\0\0")
+        except OSError:
+            return None
+        return int(struct.unpack("i", raw)[0])
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _after_fork_in_child(self) -> None:
+        self.close()  # closes only the child's copy of the descriptor: the parent's connection lives on
+
+
+class UdpTransport:
+    """UDP datagrams to ``host:port``: nothing is acknowledged, so nothing can be re-sent."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = int(port)
+        self._sock: socket.socket | None = None
+        reset_after_fork(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} udp://{self.host}:{self.port}>"
+
+    def send(self, data: bytes, timeout: float | None = None) -> None:
+        try:
+            if self._sock is None:
+                family, kind, proto, _, address = socket.getaddrinfo(
+                    self.host, self.port, type=socket.SOCK_DGRAM
+                )[0]
+                sock = socket.socket(family, kind, proto)
+                try:
+                    sock.connect(address)  # a connected UDP socket reports ICMP errors as OSError
+                except BaseException:
+                    sock.close()
+                    raise
+                self._sock = sock
+            self._sock.send(data)
+        except BaseException:
+            self.close()
+            raise
+
+    def peer_closed(self) -> bool:
+        return False
+
+    def unacked_bytes(self) -> int | None:
+        return None
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    def _after_fork_in_child(self) -> None:
+        self.close()
+
+
+class MemoryTransport:
+    """Keeps what it is sent, and fails or closes on demand: the test double (like Twisted's
+    ``StringTransport``) for code that drives a reporter."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.failure: OSError | None = None
+        """When set, every ``send`` raises it (a dead peer)."""
+        self.unacked: int | None = None
+        """What :meth:`unacked_bytes` reports while connected."""
+        self.connects = 0
+        self.connected = False
+        self._closed_by_peer = False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {len(self.sent)} message(s) sent>"
+
+    def close_by_peer(self) -> None:
+        """Simulate the peer closing the connection (noticed by the next :meth:`peer_closed`)."""
+        self._closed_by_peer = self.connected
+
+    def send(self, data: bytes, timeout: float | None = None) -> None:
+        if self.failure is not None:
+            self.connected = False
+            raise self.failure
+        if not self.connected:
+            self.connects += 1
+            self.connected = True
+        self.sent.append(data)
+
+    def peer_closed(self) -> bool:
+        closed, self._closed_by_peer = self._closed_by_peer, False
+        if closed:
+            self.connected = False
+        return closed
+
+    def unacked_bytes(self) -> int | None:
+        return self.unacked if self.connected else None
+
+    def close(self) -> None:
+        self.connected = False

@@ -1,0 +1,97 @@
+"""Carbon's wire formats: the points of one report -> the byte messages that carry them.
+
+Pure functions (no I/O), so the expensive part of a report is done and measured apart from the
+sending. Facts they rely on: carbon's line receiver drops a connection on lines over 16384 bytes
+(series paths are at most 4096 characters, see :mod:`graphmetrics.names`); its pickle receiver
+closes the connection on a frame above ``PICKLE_RECEIVER_MAX_LENGTH`` (1 MiB by default); UDP
+receivers (carbon, Hosted Graphite) take datagrams of at most 8192 bytes.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from collections.abc import Sequence
+
+from graphmetrics.reporters.points import Point, format_value
+
+__all__ = [
+    "MAX_DATAGRAM_BYTES",
+    "PICKLE_FRAME_BYTES",
+    "STREAM_MESSAGE_BYTES",
+    "plaintext_lines",
+    "plaintext_messages",
+    "pickle_frames",
+]
+
+MAX_DATAGRAM_BYTES = 8192
+PICKLE_FRAME_BYTES = 256 * 1024
+"""Default pickle frame size: a quarter of carbon's 1 MiB limit, so a lowered limit still fits."""
+STREAM_MESSAGE_BYTES = 256 * 1024
+"""Plaintext over TCP is cut into messages of this size: joining a whole 50,000-metric report into
+one ``bytes`` is a single C call that holds the GIL for tens of milliseconds."""
+
+_PICKLE_PROTOCOL = 2  # list/tuple/str/int/float only: what carbon's restricted unpickler accepts
+_PICKLE_OVERHEAD = 48  # per point beyond the path's length, measured for protocol 2 (about 40)
+_LENGTH = struct.Struct("!L")
+
+
+def plaintext_lines(timestamp: int, points: Sequence[Point], line_prefix: str = "") -> list[bytes]:
+    """``[line_prefix]path value timestamp\\n`` per point."""
+    tail = f" {int(timestamp)}\n"
+    return [f"{line_prefix}{path} {format_value(value)}{tail}".encode() for path, value in points]
+
+
+def plaintext_messages(
+    timestamp: int, points: Sequence[Point], line_prefix: str = "", max_bytes: int | None = None
+) -> list[bytes]:
+    """The plaintext report as messages of at most ``max_bytes``, never split inside a line.
+
+    ``max_bytes=None`` gives one message.
+    """
+    lines = plaintext_lines(timestamp, points, line_prefix)
+    if max_bytes is None:
+        return [b"".join(lines)] if lines else []
+    messages: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for line in lines:
+        if len(line) > max_bytes:
+            raise ValueError(f"a {len(line)}-byte line cannot fit a {max_bytes}-byte message: {line[:60]!r}")
+        if size + len(line) > max_bytes:
+            messages.append(b"".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line)
+    if current:
+        messages.append(b"".join(current))
+    return messages
+
+
+def _frame(timestamp: int, points: Sequence[Point], max_frame_bytes: int) -> list[bytes]:
+    payload = pickle.dumps([(path, (timestamp, value)) for path, value in points], _PICKLE_PROTOCOL)
+    if len(payload) + _LENGTH.size <= max_frame_bytes:
+        return [_LENGTH.pack(len(payload)) + payload]
+    if len(points) == 1:
+        raise ValueError(f"one point needs a {len(payload)}-byte pickle frame, more than {max_frame_bytes}")
+    half = len(points) // 2
+    return _frame(timestamp, points[:half], max_frame_bytes) + _frame(timestamp, points[half:], max_frame_bytes)
+
+
+def pickle_frames(
+    timestamp: int, points: Sequence[Point], max_frame_bytes: int = PICKLE_FRAME_BYTES
+) -> list[bytes]:
+    """Length-prefixed pickle frames of ``[(path, (timestamp, value)), ...]``, each <= ``max_frame_bytes``."""
+    timestamp = int(timestamp)
+    frames: list[bytes] = []
+    start = 0
+    estimate = 0
+    for index, (path, _value) in enumerate(points):
+        cost = len(path) + _PICKLE_OVERHEAD
+        if estimate + cost > max_frame_bytes and index > start:
+            frames += _frame(timestamp, points[start:index], max_frame_bytes)
+            start, estimate = index, 0
+        estimate += cost
+    if start < len(points):
+        frames += _frame(timestamp, points[start:], max_frame_bytes)
+    return frames

@@ -1,0 +1,6 @@
+"""Runners: when to report. Two behind one interface, ``start()`` and ``stop(deadline=5.0)``.
+
+``runners.thread.ThreadRunner`` suits any program; ``runners.twisted.TwistedRunner`` keeps time
+with a reactor (and is the only module that imports Twisted). Both tick on interval boundaries
+(:mod:`.schedule`), collect on one thread and send on another (:mod:`.pipeline`).
+"""

@@ -1,0 +1,140 @@
+"""Timers: a histogram of durations plus a meter of how often something happens.
+
+``with timer.time():`` is the common use, so stopping a context does the whole recording itself
+(one clock read, one reservoir call) instead of going through timer, histogram and meter methods in
+turn. The meter part counts what the reservoir counts, so it costs nothing per measurement.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from graphmetrics.clock import Clock
+from graphmetrics.histograms import DistributionAccessors, attach_reservoir
+from graphmetrics.meters import Metered
+from graphmetrics.reservoirs import Reservoir
+from graphmetrics.snapshots import Snapshot
+
+__all__ = ["Timer", "TimerContext", "UNITS"]
+
+UNITS: dict[str, float] = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+"""Units a timer can report durations in, as multipliers of seconds."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TimerContext:
+    """One running measurement: a context manager, or call ``stop()`` yourself.
+
+    After it stops, ``elapsed`` is the duration it recorded, in the timer's unit.
+    """
+
+    __slots__ = ("_timer", "_start", "elapsed")
+
+    _timer: Timer | None
+    _start: float
+    elapsed: float | None
+
+    def __enter__(self) -> TimerContext:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        timer = self._timer
+        if timer is None:
+            raise RuntimeError("this timer context was already stopped")
+        self._timer = None
+        now = timer._now()
+        if now >= timer._next_tick:
+            timer._tick(now)
+        self.elapsed = elapsed = (now - self._start) * timer._scale
+        timer._record(elapsed)
+
+    def stop(self) -> float:
+        """Record the time since the context was created; return it in the timer's unit."""
+        self.__exit__(None, None, None)
+        return self.elapsed  # type: ignore[return-value]
+
+    def __call__(self, fn: F) -> F:
+        """``@timer.time()`` as a decorator: time every call of ``fn``."""
+        timer = self._timer
+        if timer is None:
+            raise RuntimeError("this timer context was already stopped")
+        self._timer = None
+        return timer._decorate(fn)
+
+
+_new_context = object.__new__
+
+
+class Timer(Metered, DistributionAccessors):
+    """Durations (reported in ``unit``, milliseconds by default) and the rate of measurements.
+
+    ``time()`` starts a measurement and returns its context; ``with timer.time() as ctx:`` works, and
+    so do ``@timer.time`` and ``@timer.time()`` on a function. ``update(seconds)`` records a duration
+    measured elsewhere.
+    """
+
+    __slots__ = ("unit", "_reservoir", "_record", "_scale")
+
+    def __init__(self, reservoir: Reservoir | None = None, unit: str = "ms", clock: Clock | None = None) -> None:
+        if unit not in UNITS:
+            raise ValueError(f"unit must be one of {sorted(UNITS)}, not {unit!r}")
+        super().__init__(clock)
+        self.unit = unit
+        self._scale = UNITS[unit]
+        self._reservoir = attach_reservoir(reservoir, clock)
+        self._record = self._reservoir.update
+
+    @property
+    def reservoir(self) -> Reservoir:
+        return self._reservoir
+
+    def time(self, *args: Any, **kwargs: Any) -> Any:
+        """A started :class:`TimerContext`; or, given just a function, that function timed.
+
+        Other arguments are accepted and ignored, as pyformance passes them to a signal.
+        """
+        if args and len(args) == 1 and callable(args[0]) and not kwargs:
+            return self._decorate(args[0])
+        context = _new_context(TimerContext)
+        context._timer = self
+        context.elapsed = None
+        context._start = self._now()
+        return context
+
+    def _decorate(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.time():
+                return fn(*args, **kwargs)
+
+        return timed  # type: ignore[return-value]
+
+    def update(self, seconds: float) -> None:
+        """Record a duration measured elsewhere, given in seconds."""
+        now = self._now()
+        if now >= self._next_tick:
+            self._tick(now)
+        self._record(seconds * self._scale)
+
+    def get_count(self) -> int:
+        return self._reservoir.count
+
+    def _count_locked(self) -> int:
+        return self._reservoir.count
+
+    _update = update  # pyformance's name
+
+    def snapshot(self) -> Snapshot:
+        return self._reservoir.snapshot()
+
+    def clear(self) -> None:
+        super().clear()
+        self._reservoir.clear()
+
+    def _fields(self) -> dict[str, int | float]:
+        fields = self._reservoir.snapshot().fields()
+        fields.update(self._rate_fields())
+        return fields

@@ -1,0 +1,281 @@
+"""The reporting engine: collect apart from flush, bounded buffering, back-off, at-least-once re-sends.
+
+Driven with an in-memory transport and a manual clock: no sockets, no sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from graphmetrics.clock import ManualClock
+from graphmetrics.registry import MetricsRegistry
+from graphmetrics.reporters.backoff import Backoff
+from graphmetrics.reporters.batching import BatchReporter
+from graphmetrics.reporters.transport import MemoryTransport
+from graphmetrics.reporters.wire import plaintext_messages
+
+T0 = 1_700_000_000
+
+
+def no_jitter() -> Backoff:
+    return Backoff(initial=1.0, maximum=8.0, jitter=0.0)
+
+
+def make(
+    registry: MetricsRegistry | None = None, **kwargs: object
+) -> tuple[BatchReporter, MemoryTransport, ManualClock, MetricsRegistry]:
+    clock = ManualClock(T0)
+    registry = registry if registry is not None else MetricsRegistry(clock=clock)
+    transport = MemoryTransport()
+    options: dict = {"name": "carbon", "prefix": "app.i1", "backoff": no_jitter(), "clock": clock, **kwargs}
+    reporter = BatchReporter(registry, transport, plaintext_messages, **options)
+    return reporter, transport, clock, registry
+
+
+def lines(transport: MemoryTransport) -> list[str]:
+    return [line for message in transport.sent for line in message.decode().splitlines()]
+
+
+def values(transport: MemoryTransport, path: str) -> dict[int, str]:
+    """``{timestamp: value}`` of every line sent for ``path``."""
+    out = {}
+    for line in lines(transport):
+        name, value, timestamp = line.split(" ")
+        if name == path:
+            out[int(timestamp)] = value
+    return out
+
+
+def test_one_report_is_one_batch_with_one_timestamp() -> None:
+    reporter, transport, _, registry = make()
+    registry.counter("hello_called").inc(3)
+    registry.gauge("queue", lambda: 7)
+    reporter.collect(T0)
+    assert transport.sent == []  # collecting never touches the transport
+    assert reporter.flush() is True
+    assert len(transport.sent) == 1
+    sent = lines(transport)
+    assert "app.i1.hello_called.count 3 1700000000" in sent
+    assert "app.i1.queue.value 7 1700000000" in sent
+    assert {line.rsplit(" ", 1)[1] for line in sent} == {str(T0)}
+
+
+def test_self_metrics_are_reported_under_graphmetrics_and_the_reporter_name() -> None:
+    reporter, transport, clock, registry = make()
+    registry.counter("hello_called").inc()
+    reporter.collect(T0)
+    reporter.flush()
+    points_first = len(lines(transport))
+    clock.advance(10)
+    reporter.collect(T0 + 10)
+    reporter.flush()
+    assert values(transport, "app.i1.graphmetrics.carbon.points_sent.count")[T0 + 10] == str(points_first)
+    assert values(transport, "app.i1.graphmetrics.carbon.last_success.value")[T0 + 10] == repr(float(T0))
+    assert values(transport, "app.i1.graphmetrics.carbon.buffered_reports.value")[T0 + 10] == "0"
+    assert values(transport, "app.i1.graphmetrics.carbon.send_failures.count")[T0 + 10] == "0"
+    # never succeeded yet at the first report: no last_success point (NaN is not sent)
+    assert T0 not in values(transport, "app.i1.graphmetrics.carbon.last_success.value")
+
+
+def test_an_outage_loses_nothing_and_resends_in_order_with_original_timestamps() -> None:
+    reporter, transport, clock, registry = make()
+    counter = registry.counter("hello_called")
+    transport.failure = ConnectionRefusedError(111, "Connection refused")
+    for i in range(6):  # one minute of 10 s reports while carbon is down
+        counter.inc()
+        reporter.collect(T0 + 10 * i)
+        reporter.flush()
+        clock.advance(10)
+    assert transport.sent == []
+    assert reporter.pending == 6
+    transport.failure = None
+    clock.advance(60)
+    assert reporter.flush() is True
+    assert values(transport, "app.i1.hello_called.count") == {T0 + 10 * i: str(i + 1) for i in range(6)}
+    timestamps = [int(line.rsplit(" ", 1)[1]) for line in lines(transport)]
+    assert timestamps == sorted(timestamps)
+    assert reporter.pending == 0
+    assert registry.counter("graphmetrics.carbon.send_failures").get_count() >= 1
+
+
+def test_no_attempt_while_backing_off_then_retry_when_due() -> None:
+    reporter, transport, clock, registry = make()
+    transport.failure = ConnectionResetError(104, "reset")
+    reporter.collect(T0)
+    assert reporter.flush() is False  # attempt 1 fails: back off 1 s
+    failures = registry.counter("graphmetrics.carbon.send_failures")
+    assert failures.get_count() == 1
+    assert reporter.retry_in == 1.0
+    assert reporter.flush() is False  # within back-off: no attempt at all
+    assert failures.get_count() == 1
+    clock.advance(1.0)
+    assert reporter.retry_in == 0.0
+    assert reporter.flush() is False  # attempt 2 fails: back off 2 s
+    assert (failures.get_count(), reporter.retry_in) == (2, 2.0)
+    transport.failure = None
+    clock.advance(2.0)
+    assert reporter.flush() is True
+    assert reporter.retry_in is None
+
+
+def test_a_full_buffer_drops_the_oldest_reports_and_counts_them() -> None:
+    reporter, transport, clock, registry = make(max_buffer_bytes=6000)
+    registry.counter("c").inc()
+    transport.failure = ConnectionRefusedError(111, "refused")
+    for i in range(20):
+        reporter.collect(T0 + 10 * i)
+        reporter.flush()
+        clock.advance(10)
+    kept = reporter.pending
+    assert 1 < kept < 20
+    assert reporter._buffer.nbytes <= 6000
+    assert registry.counter("graphmetrics.carbon.dropped_reports").get_count() == 20 - kept
+    transport.failure = None
+    clock.advance(100)
+    reporter.flush()
+    assert sorted(values(transport, "app.i1.c.count")) == [T0 + 10 * i for i in range(20 - kept, 20)]
+
+
+def test_buffered_reports_and_bytes_are_reported_during_an_outage() -> None:
+    reporter, transport, clock, registry = make()
+    transport.failure = ConnectionRefusedError(111, "refused")
+    for i in range(3):
+        reporter.collect(T0 + 10 * i)
+        reporter.flush()
+        clock.advance(10)
+    transport.failure = None
+    reporter.flush()
+    assert values(transport, "app.i1.graphmetrics.carbon.buffered_reports.value") == {
+        T0: "0", T0 + 10: "1", T0 + 20: "2"
+    }
+    assert int(values(transport, "app.i1.graphmetrics.carbon.buffered_bytes.value")[T0 + 20]) > 0
+    assert values(transport, "app.i1.graphmetrics.carbon.send_failures.count")[T0 + 20] == "2"
+
+
+def test_a_batch_sent_just_before_the_peer_closed_is_sent_again() -> None:
+    reporter, transport, clock, registry = make()
+    registry.counter("c").inc()
+    reporter.collect(T0)
+    reporter.flush()
+    transport.close_by_peer()  # carbon restarted: it may have dropped what it had not read
+    reporter.collect(T0 + 10)
+    reporter.flush()
+    assert [int(m.decode().split()[2]) for m in transport.sent] == [T0, T0, T0 + 10]
+    assert transport.connects == 2
+
+
+def test_batches_acknowledged_by_the_peer_are_not_sent_again() -> None:
+    reporter, transport, clock, registry = make()
+    registry.counter("c").inc()
+    reporter.collect(T0)
+    reporter.flush()
+    transport.unacked = 0  # the peer's kernel acknowledged everything
+    reporter.collect(T0 + 10)
+    reporter.flush()  # confirms T0
+    transport.unacked = 5  # ... but not all of T0+10
+    transport.failure = ConnectionResetError(104, "reset")
+    reporter.collect(T0 + 20)
+    reporter.flush()  # fails: T0+10 was still in flight and is queued again, T0 is not
+    transport.failure = None
+    clock.advance(10)
+    reporter.flush()
+    assert sorted(int(m.decode().split()[2]) for m in transport.sent) == [T0, T0 + 10, T0 + 10, T0 + 20]
+
+
+def test_unacknowledged_bytes_keep_only_the_newest_batches_in_flight() -> None:
+    reporter, transport, clock, registry = make()
+    registry.counter("c").inc()
+    for i in range(3):
+        reporter.collect(T0 + 10 * i)
+    reporter.flush()  # three batches written on one connection
+    transport.unacked = 1  # a byte of the newest one is not acknowledged
+    transport.failure = ConnectionResetError(104, "reset")
+    reporter.collect(T0 + 30)
+    reporter.flush()
+    transport.failure = None
+    clock.advance(10)
+    transport.unacked = None
+    reporter.flush()
+    assert [int(m.decode().split()[2]) for m in transport.sent] == [T0, T0 + 10, T0 + 20, T0 + 20, T0 + 30]
+
+
+def test_final_flush_ignores_back_off_and_gives_up_at_the_deadline() -> None:
+    reporter, transport, clock, registry = make()
+    transport.failure = ConnectionRefusedError(111, "refused")
+    reporter.collect(T0)
+    reporter.flush()
+    assert reporter.flush() is False  # backing off
+    transport.failure = None
+    assert reporter.flush(timeout=1.0) is True  # the final flush tries at once
+    assert values(transport, "app.i1.graphmetrics.carbon.send_failures.count") == {T0: "0"}
+
+
+def test_final_flush_with_a_dead_peer_returns_false_and_keeps_the_reports() -> None:
+    reporter, transport, clock, registry = make()
+    transport.failure = ConnectionRefusedError(111, "refused")
+    reporter.collect(T0)
+    assert reporter.flush(timeout=0.05) is False
+    assert reporter.pending == 1
+
+
+class BadValueRegistry(MetricsRegistry):
+    """A registry whose snapshot carries a value no wire format can send."""
+
+    def snapshot(self) -> dict:
+        return {**super().snapshot(), "odd": {"value": "twelve", "count": 2}}
+
+
+def test_rejected_values_are_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    reporter, transport, clock, registry = make(BadValueRegistry())
+    with caplog.at_level(logging.WARNING):
+        reporter.collect(T0)
+    assert "1 metric value(s) left out" in caplog.text
+    assert registry.counter("graphmetrics.carbon.rejected_points").get_count() == 1
+    reporter.flush()
+    assert values(transport, "app.i1.odd.count") == {T0: "2"}
+
+
+def test_repr_names_reporter_and_transport() -> None:
+    reporter, *_ = make()
+    assert "'carbon'" in repr(reporter) and "MemoryTransport" in repr(reporter)
+
+
+def test_after_fork_the_child_forgets_the_parents_queue() -> None:
+    reporter, transport, clock, registry = make()
+    transport.failure = ConnectionRefusedError(111, "refused")
+    reporter.collect(T0)
+    reporter.flush()
+    reporter._after_fork_in_child()
+    assert reporter.pending == 0
+    transport.failure = None
+    reporter.collect(T0 + 10)
+    clock.advance(10)
+    assert reporter.flush() is True
+    assert {int(m.decode().split()[2]) for m in transport.sent} == {T0 + 10}
+
+
+def test_two_reporters_of_one_name_on_one_registry_are_refused() -> None:
+    reporter, transport, clock, registry = make()
+    with pytest.raises(ValueError, match="already has a reporter named 'carbon'"):
+        BatchReporter(registry, MemoryTransport(), plaintext_messages, name="carbon")
+    BatchReporter(registry, MemoryTransport(), plaintext_messages, name="carbon_backup")
+
+
+def test_a_buffer_smaller_than_15_minutes_of_reports_is_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
+    reporter, transport, clock, registry = make(max_buffer_bytes=20_000)
+    registry.counter("c").inc()
+    with caplog.at_level(logging.WARNING):
+        for i in range(3):
+            reporter.collect(T0 + 10 * i)
+    warnings = [r.getMessage() for r in caplog.records if "minutes of" in r.getMessage()]
+    assert len(warnings) == 1 and "less than 15" in warnings[0]
+
+
+def test_a_buffer_holding_15_minutes_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    reporter, transport, clock, registry = make()
+    with caplog.at_level(logging.WARNING):
+        reporter.collect(T0)
+        reporter.collect(T0 + 10)
+    assert "minutes of" not in caplog.text
