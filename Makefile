@@ -22,10 +22,13 @@ help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-17s %s\n", $$1, $$2}'
 
 $(VENV)/.stamp: requirements-dev.txt services/metrics/pyproject.toml services/helloworld/pyproject.toml
+	@mkdir -p $(RUN_DIR)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
-	$(VENV)/bin/pip install -q --no-deps -e services/metrics -e services/helloworld
-	touch $@
+	@echo "[venv] installing requirements-dev.txt and our two packages (log: $(RUN_DIR)/pip.log)"
+	@{ $(VENV)/bin/pip install -r requirements-dev.txt && \
+	   $(VENV)/bin/pip install --no-deps -e services/metrics -e services/helloworld; } >$(RUN_DIR)/pip.log 2>&1 \
+	  || { tail -30 $(RUN_DIR)/pip.log; exit 1; }
+	@touch $@
 
 venv: $(VENV)/.stamp ## Create the host venv for tests, lint and benchmarks
 

@@ -141,7 +141,10 @@ def drain(target: Target, timeout: float = 25.0) -> float:
     started = time.monotonic()
 
     def caught_up() -> bool:
-        sizes = series_points(target.graphite_url, "carbon.agents.*.cache.size", "-20s")
+        try:
+            sizes = series_points(target.graphite_url, "carbon.agents.*.cache.size", "-20s")
+        except OSError:  # graphite-web times out on a cache too busy to answer carbonlink
+            return False
         latest = [points[-1][1] for name, points in sizes.items() if points and any(
             f".carbon-{CACHES[cache]}." in name for cache in target.caches)]
         return len(latest) == len(target.caches) and max(latest) < DRAINED
@@ -186,13 +189,13 @@ def run_step(stack: BenchStack, target: Target, label: str, first: int, instance
 def attach_carbon_stats(target: Target, step: Step) -> None:
     """carbon.agents.<cache>.* (and carbon.relays.relay.*) recorded during the step, as (t, value) lists."""
     since = f"-{int(time.time() - step.start) + 10}s"
-    found = {**series_points(target.graphite_url, "carbon.agents.*.*", since),
-             **series_points(target.graphite_url, "carbon.agents.*.cache.*", since)}
+    found = {**series_points(target.graphite_url, "carbon.agents.*.*", since, attempts=15),
+             **series_points(target.graphite_url, "carbon.agents.*.cache.*", since, attempts=15)}
     step.agents = {cache: {name.split(f"carbon.agents.carbon-{CACHES[cache]}.", 1)[1]: points
                            for name, points in found.items() if f"carbon.agents.carbon-{CACHES[cache]}." in name}
                    for cache in target.caches}
     if target.relay:
-        relay = series_points(target.graphite_url, "carbon.relays.relay.*", since)
+        relay = series_points(target.graphite_url, "carbon.relays.relay.*", since, attempts=15)
         step.relay = {name.rsplit(".", 1)[1]: points for name, points in relay.items()}
 
 

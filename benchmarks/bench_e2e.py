@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import platform
 import re
@@ -60,6 +61,8 @@ class Result:
     sink_bytes: int
     cpu_us: float
     """Server CPU time (user + system) per request served: robust to other load on a shared machine."""
+    lag_max_ms: float
+    """The service's own ``runtime.reactor_lag.max`` at the end of the run (NaN for the plain server)."""
 
 
 class DiscardSink:
@@ -112,6 +115,19 @@ def wait_until_serving(port: int, process: subprocess.Popen[bytes], timeout: flo
     raise RuntimeError(f"server on port {port} not serving after {timeout:g} s")
 
 
+def reactor_lag_max(port: int) -> float:
+    """``runtime.reactor_lag.max`` from the service's ``/metrics``: its own account of its worst stall."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", "/metrics")
+        metrics = json.loads(connection.getresponse().read())["metrics"]
+        return float(metrics["runtime.reactor_lag"]["max"])
+    except (ValueError, KeyError, TypeError):  # the plain server has no /metrics
+        return math.nan
+    finally:
+        connection.close()
+
+
 def to_ms(text: str) -> float:
     number, unit = re.fullmatch(r"([0-9.]+)([a-z]+)", text).groups()  # type: ignore[union-attr]
     return float(number) * UNITS[unit]
@@ -155,7 +171,7 @@ def measure(variant: Variant, sink: DiscardSink, seconds: int, warmup: int, conn
         before, cpu_before = sink.bytes, cpu_seconds(process.pid)
         rps, p50, p99, errors, requests = parse_wrk(wrk(port, seconds, connections, variant.script))
         cpu_us = (cpu_seconds(process.pid) - cpu_before) / max(requests, 1) * 1e6
-        return Result(rps, p50, p99, errors, sink.bytes - before, cpu_us)
+        return Result(rps, p50, p99, errors, sink.bytes - before, cpu_us, reactor_lag_max(port))
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -192,7 +208,7 @@ def cpu_model() -> str:
 
 def summarise(runs: list[Result]) -> tuple[Result, Result]:
     """Median and best (highest req/s, lowest latency and CPU) over rounds: interference only makes runs worse."""
-    fields = ("rps", "p50_ms", "p99_ms", "errors", "sink_bytes", "cpu_us")
+    fields = ("rps", "p50_ms", "p99_ms", "errors", "sink_bytes", "cpu_us", "lag_max_ms")
     median = Result(*(statistics.median(getattr(run, f) for run in runs) for f in fields))
     best = Result(max(r.rps for r in runs), *(min(getattr(r, f) for r in runs) for f in fields[1:]))
     return median, best
@@ -207,12 +223,13 @@ def report(results: dict[str, list[Result]], handler_us: dict[str, float], args:
     (plain, plain_best), (instrumented, instrumented_best), (flushing, flushing_best) = (
         summary[name] for name in names[:3])
     rows = ["| variant | req/s median (best) | p50 ms | p99 ms median (best) | server CPU µs/req median (best) "
-            "| errors | sent to sink per run |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            "| reactor lag max ms | errors | sent to sink per run |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name in names:
         m, b = summary[name]
         rows.append(f"| {name} | {m.rps:,.0f} ({b.rps:,.0f}) | {m.p50_ms:.2f} | {m.p99_ms:.1f} ({b.p99_ms:.1f}) "
-                    f"| {m.cpu_us:.0f} ({b.cpu_us:.0f}) | {m.errors:.0f} | {m.sink_bytes / 1e6:.2f} MB |")
+                    f"| {m.cpu_us:.0f} ({b.cpu_us:.0f}) | {'-' if math.isnan(m.lag_max_ms) else f'{m.lag_max_ms:.0f}'} "
+                    f"| {m.errors:.0f} | {m.sink_bytes / 1e6:.2f} MB |")
     added_us = handler_us["instrumented"] - handler_us["plain"]
     predicted = plain_best.cpu_us / (plain_best.cpu_us + max(added_us, 0.0))
     in_process = ["| handler, in memory | CPU µs/request (best batch) | vs plain |", "| --- | ---: | ---: |"]
@@ -238,6 +255,8 @@ def report(results: dict[str, list[Result]], handler_us: dict[str, float], args:
         f"- p99 while a {FILLER_METRICS:,}-metric report is flushed every second: **{flushing.p99_ms:.1f} ms** "
         f"median ({flushing_best.p99_ms:.1f} best) vs {instrumented.p99_ms:.1f} ms ({instrumented_best.p99_ms:.1f}) "
         f"without; throughput {flushing.rps / instrumented.rps:.1%} of instrumented. Goal: p99 unchanged.",
+        "- 'reactor lag max' is the service's own `runtime.reactor_lag.max` (read from `/metrics` after the run): "
+        "the longest the reactor was late for a call scheduled every 0.5 s, i.e. its worst stall.",
         "- Both instrumented variants report by pickle every 1 s (10x the stack's rate) to a local discard sink; "
         "'sent to sink' shows the reports really went out during the measured window.",
         "- Latency under `wrk` is measured at saturation (closed loop), so p50/p99 mostly reflect queueing over "
@@ -297,7 +316,7 @@ def main() -> int:
                 results[variant.name].append(result)
                 print(f"round {round_number} {variant.name:45s} {result.rps:9,.0f} req/s  p50 {result.p50_ms:6.2f} "
                       f"ms  p99 {result.p99_ms:6.2f} ms  cpu {result.cpu_us:5.0f} us/req  errors {result.errors}  "
-                      f"sink {result.sink_bytes / 1e6:.2f} MB", flush=True)
+                      f"lag max {result.lag_max_ms:.0f} ms  sink {result.sink_bytes / 1e6:.2f} MB", flush=True)
     finally:
         sink.close()
     handler_us = json.loads(subprocess.run(

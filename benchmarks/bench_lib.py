@@ -239,38 +239,47 @@ def build_pyformance(total: int, samples: list[float]) -> Callable[[], Any]:
 
 
 def build_prometheus(total: int, samples: list[float]) -> Callable[[], Any]:
+    """One family per type with a ``name`` label per series: registering 50,000 separate families
+    is quadratic in prometheus_client (each registration copies every registered name)."""
     counters, histograms, meters, timers = mix_counts(total)
     registry = prometheus_client.CollectorRegistry()
+    counter = prometheus_client.Counter("app_counter", "c", ["name"], registry=registry)
+    histogram = prometheus_client.Histogram("app_histogram", "h", ["name"], registry=registry)
+    meter = prometheus_client.Counter("app_meter", "m", ["name"], registry=registry)  # no meter type
+    timer = prometheus_client.Histogram("app_timer_seconds", "t", ["name"], registry=registry)
     for i in range(counters):
-        prometheus_client.Counter(f"app_group{i % 100}_counter{i}", "c", registry=registry).inc(i % 7 + 1)
+        counter.labels(f"group{i % 100}.counter{i}").inc(i % 7 + 1)
     for i in range(histograms):
-        observe = prometheus_client.Histogram(f"app_group{i % 100}_histogram{i}", "h", registry=registry).observe
+        observe = histogram.labels(f"group{i % 100}.histogram{i}").observe
         for value in samples:
             observe(value)
-    for i in range(meters):  # no meter type: a counter is the closest
-        prometheus_client.Counter(f"app_group{i % 100}_meter{i}", "m", registry=registry).inc()
+    for i in range(meters):
+        meter.labels(f"group{i % 100}.meter{i}").inc()
     for i in range(timers):
-        observe = prometheus_client.Histogram(f"app_group{i % 100}_timer{i}", "t", registry=registry).observe
+        observe = timer.labels(f"group{i % 100}.timer{i}").observe
         for value in samples:
             observe(value / 1000.0)
     return lambda: prometheus_client.generate_latest(registry)
 
 
 def build_otel(total: int, samples: list[float]) -> Callable[[], Any]:
+    """One instrument per type with a ``name`` attribute per series, as OpenTelemetry intends."""
     counters, histograms, meters, timers = mix_counts(total)
     meter, reader = _otel_meter()
+    counter, histogram = meter.create_counter("app.counter"), meter.create_histogram("app.histogram")
+    marks, timer = meter.create_counter("app.meter"), meter.create_histogram("app.timer", unit="s")
     for i in range(counters):
-        meter.create_counter(f"app.group{i % 100}.counter{i}").add(i % 7 + 1)
+        counter.add(i % 7 + 1, {"name": f"group{i % 100}.counter{i}"})
     for i in range(histograms):
-        record = meter.create_histogram(f"app.group{i % 100}.histogram{i}").record
+        attributes = {"name": f"group{i % 100}.histogram{i}"}
         for value in samples:
-            record(value)
+            histogram.record(value, attributes)
     for i in range(meters):
-        meter.create_counter(f"app.group{i % 100}.meter{i}").add(1)
+        marks.add(1, {"name": f"group{i % 100}.meter{i}"})
     for i in range(timers):
-        record = meter.create_histogram(f"app.group{i % 100}.timer{i}", unit="s").record
+        attributes = {"name": f"group{i % 100}.timer{i}"}
         for value in samples:
-            record(value / 1000.0)
+            timer.record(value / 1000.0, attributes)
     return reader.get_metrics_data
 
 

@@ -220,15 +220,18 @@ def main() -> None:
     parser.add_argument("--metrics", type=int, default=None, help="number of metrics (default 50,000)")
     parser.add_argument("--no-write", action="store_true", help=f"print only, leave {DOC.name} alone")
     parser.add_argument("--reactor-hold", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--seconds", type=float, default=12.0, help=argparse.SUPPRESS)
-    parser.add_argument("--interval", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--interval", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=sorted(set(HOLD_RUNS.values())), default="runner", help=argparse.SUPPRESS)
     args = parser.parse_args()
     metrics = args.metrics or (10_000 if args.quick else 50_000)
+    # the stack's 10 s interval, over three reports (--quick: 2 s, to finish fast)
+    reps, seconds, interval = (2, 5.0, 2) if args.quick else (5, 25.0, 10)
+    seconds = args.seconds or seconds
+    interval = args.interval or interval
     if args.reactor_hold:
-        print(json.dumps(reactor_hold(args.reactor_hold, metrics, args.seconds, args.interval, args.mode)))
+        print(json.dumps(reactor_hold(args.reactor_hold, metrics, seconds, interval, args.mode)))
         return
-    reps, seconds = (2, 5.0) if args.quick else (5, args.seconds)
 
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -239,12 +242,12 @@ def main() -> None:
             protocols = {p: bench_protocol(carbon, registry, p, reps) for p in ("plaintext", "pickle")}
             del registry
             holds = {
-                name: run_reactor_hold(carbon.pickle_port, metrics, seconds, args.interval, mode)
+                name: run_reactor_hold(carbon.pickle_port, metrics, seconds, interval, mode)
                 for name, mode in HOLD_RUNS.items()
             }
         finally:
             carbon.stop()
-    text = table(metrics, args.interval, protocols, holds, (load_start, os.getloadavg()[0]))
+    text = table(metrics, interval, protocols, holds, (load_start, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
         write_section(text)

@@ -17,8 +17,6 @@ from typing import Any
 from graphmetrics.registry import MetricsRegistry
 from graphmetrics.reporters.carbon import CarbonReporter
 
-PAGE = 4096
-
 
 # -- counters sampled before and after a step ------------------------------------------------------------
 def container_cpu_seconds(container_id: str) -> float | None:
@@ -58,22 +56,26 @@ def delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, float]:
 
 
 # -- carbon's and the relay's own metrics ----------------------------------------------------------------
-def render(base_url: str, target: str, since: str = "-15min") -> list[dict[str, Any]]:
+def render(base_url: str, target: str, since: str = "-15min", attempts: int = 1) -> list[dict[str, Any]]:
+    """The render API's JSON. graphite-web answers 500 when a busy cache does not answer carbonlink in
+    time: with ``attempts`` > 1 such a failure is retried (2 s apart) before it is raised."""
     query = urllib.parse.urlencode({"target": target, "from": since, "format": "json"})
-    with urllib.request.urlopen(f"{base_url}/render?{query}", timeout=30) as reply:
-        return json.loads(reply.read())
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(f"{base_url}/render?{query}", timeout=30) as reply:
+                return json.loads(reply.read())
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
-def series_points(base_url: str, target: str, since: str = "-15min") -> dict[str, list[tuple[int, float]]]:
+def series_points(base_url: str, target: str, since: str = "-15min",
+                  attempts: int = 1) -> dict[str, list[tuple[int, float]]]:
     """name -> [(timestamp, value)] of the non-null points of every series `target` matches."""
     return {s["target"]: [(int(t), v) for v, t in s["datapoints"] if v is not None]
-            for s in render(base_url, target, since)}
-
-
-def window(points: list[tuple[int, float]], start: float, end: float, step: int = 10) -> list[float]:
-    """Values of the intervals that lie entirely inside [start, end]: carbon records each interval's value
-    at some moment of the slot it is stored in, so slot T covers at most (T - step, T + step)."""
-    return [v for t, v in points if t - step >= start - 0.5 and t + step <= end + 0.5]
+            for s in render(base_url, target, since, attempts)}
 
 
 # -- report-to-queryable latency ---------------------------------------------------------------------------

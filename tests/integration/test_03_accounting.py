@@ -4,19 +4,18 @@ from stack import COUNT, REPORT_INTERVAL, send, settled_total, wait_until
 K = 137
 
 
-def value_at_common_slot(stack, target, instances_target=COUNT):
-    """(timestamp, value of `target`) at the newest slot where every replica has reported."""
-    per = {s["target"]: {t: v for v, t in s["datapoints"] if v is not None}
-           for s in stack.render(instances_target, "-10min")}
-    common = set.intersection(*(set(points) for points in per.values())) if per else set()
-    if not common:
-        return None
-    slot = max(common)
-    for series in stack.render(target, "-10min"):
-        for v, t in series["datapoints"]:
-            if t == slot:
-                return slot, v
-    return None
+def complete_slots(stack) -> dict[int, float]:
+    """slot timestamp -> sum over replicas, for every slot in which every replica has a point."""
+    per = [{t: v for v, t in s["datapoints"] if v is not None} for s in stack.render(COUNT, "-10min")]
+    common = set.intersection(*(set(points) for points in per)) if per else set()
+    return {slot: sum(points[slot] for points in per) for slot in sorted(common)}
+
+
+def values_at(stack, target: str, slots) -> dict[int, float | None]:
+    series = stack.render(target, "-10min")
+    assert len(series) == 1, f"{target} returned {len(series)} series"
+    by_slot = {t: v for v, t in series[0]["datapoints"]}
+    return {slot: by_slot.get(slot) for slot in slots}
 
 
 def test_k_requests_add_exactly_k_across_replicas(stack, checked):
@@ -24,23 +23,22 @@ def test_k_requests_add_exactly_k_across_replicas(stack, checked):
     assert all(code == 200 for code in send(stack, K)), "every request through the lb must succeed"
     expected = before + K
 
-    wait_until(lambda: settled_total(stack, quiet_reports=1) == expected, timeout=6 * REPORT_INTERVAL,
-               what=f"sum of replica counts to reach {expected}")
+    def settled_slots():
+        """Slots that carry all K requests in every replica, old enough (two intervals) for the
+        aggregator's once-per-interval computation to have run on them."""
+        slots = complete_slots(stack)
+        if not slots:
+            return None
+        newest = max(slots)
+        done = [s for s, total in slots.items() if total == expected and s <= newest - 2 * REPORT_INTERVAL]
+        return done or None
 
-    def graphite_sum():
-        hit = value_at_common_slot(stack, f"sumSeries({COUNT})")
-        return hit if hit and hit[1] == expected else None
-
-    def aggregator_sum():
-        hit = value_at_common_slot(stack, "all.helloworld.hello_called.count")
-        return hit if hit and hit[1] == expected else None
-
-    slot, _ = wait_until(graphite_sum, timeout=4 * REPORT_INTERVAL, what="sumSeries(...) == before + K")
-    agg_slot, _ = wait_until(aggregator_sum, timeout=6 * REPORT_INTERVAL,
-                             what="carbon-aggregator's all.helloworld.hello_called.count == before + K")
-    # Nothing more arrives later: one more report interval and the totals are unchanged.
-    wait_until(lambda: (value_at_common_slot(stack, f"sumSeries({COUNT})") or (0,))[0] > slot,
-               timeout=3 * REPORT_INTERVAL, what="the next report")
-    assert value_at_common_slot(stack, f"sumSeries({COUNT})")[1] == expected
+    slots = wait_until(settled_slots, timeout=8 * REPORT_INTERVAL, what=f"replica counts to sum to {expected}")
+    graphite = values_at(stack, f"sumSeries({COUNT})", slots)
+    aggregator = values_at(stack, "all.helloworld.hello_called.count", slots)
+    assert set(graphite.values()) == {expected}, f"sumSeries per slot: {graphite}, expected {expected}"
+    assert set(aggregator.values()) == {expected}, f"aggregator per slot: {aggregator}, expected {expected}"
+    assert max(complete_slots(stack).values()) == expected, "the total kept growing: a request counted twice"
     checked(f"{K} requests through the lb: sumSeries(helloworld.*.hello_called.count) and the aggregator's "
-            f"all.helloworld.hello_called.count both rose by exactly {K} (to {expected:.0f})")
+            f"all.helloworld.hello_called.count both rose by exactly {K} (to {expected:.0f}) in "
+            f"{len(slots)} report slot(s)")

@@ -279,3 +279,16 @@ def test_a_buffer_holding_15_minutes_is_not_warned_about(caplog: pytest.LogCaptu
         reporter.collect(T0)
         reporter.collect(T0 + 10)
     assert "minutes of" not in caplog.text
+
+
+def test_a_report_bigger_than_one_slice_keeps_every_point_once() -> None:
+    reporter, transport, clock, registry = make(BadValueRegistry())
+    for i in range(1201):
+        registry.counter(f"c{i:04d}").inc(i)
+    batch = reporter.collect(T0)
+    assert len(batch.messages) >= 3  # encoded slice by slice
+    reporter.flush()
+    counts = {line.split()[0]: line.split()[1] for line in lines(transport) if line.startswith("app.i1.c")}
+    assert counts == {f"app.i1.c{i:04d}.count": str(i) for i in range(1201)}
+    assert len(lines(transport)) == batch.points
+    assert registry.counter("graphmetrics.carbon.rejected_points").get_count() == 1

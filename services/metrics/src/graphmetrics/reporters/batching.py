@@ -36,6 +36,9 @@ __all__ = ["BatchReporter", "Encoder", "Registry", "OUTAGE_MINUTES"]
 
 log = logging.getLogger(__name__)
 
+_SLICE = 500
+"""Metrics flattened and encoded at a time (a pickle frame or plaintext message each, ~100 KB)."""
+
 OUTAGE_MINUTES = 15
 """The carbon outage a reporter's buffer should outlast; a smaller ``max_buffer_bytes`` is warned about."""
 
@@ -111,14 +114,25 @@ class BatchReporter:
 
     def collect(self, timestamp: int) -> Batch:
         """Snapshot the registry as one report stamped ``timestamp`` and queue it for sending."""
+        timestamp = int(timestamp)
         snapshot = self.registry.snapshot()
         buckets = self.registry.bucket_snapshot() if self.export_buckets else None
-        flat = flatten(snapshot, self.prefix, buckets)
-        if flat.rejected:
-            self._rejected_points.inc(flat.rejected)
+        messages: list[bytes] = []
+        points = rejected = 0
+        keys = list(snapshot)
+        for start in range(0, len(keys), _SLICE):
+            # Slices, each freed before the next: freeing a whole report's objects at once is one C call
+            # that holds the GIL (and so a reactor) for tens of milliseconds with 50,000 metrics.
+            part = {key: snapshot.pop(key) for key in keys[start : start + _SLICE]}
+            flat = flatten(part, self.prefix, buckets)
+            messages += self._encode(timestamp, flat.points)
+            points += len(flat.points)
+            rejected += flat.rejected
+        if rejected:
+            self._rejected_points.inc(rejected)
             log.warning("%s: %d metric value(s) left out of the report (not a number or bad path)",
-                        self.name, flat.rejected)
-        batch = Batch(int(timestamp), tuple(self._encode(int(timestamp), flat.points)), len(flat.points))
+                        self.name, rejected)
+        batch = Batch(timestamp, tuple(messages), points)
         self._check_capacity(batch)
         dropped = self._buffer.push(batch)
         if dropped:
