@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from graphmetrics.names import (
@@ -142,6 +142,7 @@ def _plaintext_fields(path: str) -> list[str]:
     return line.split()
 
 
+@settings(derandomize=True, max_examples=300)
 @given(name=_nasty, tags=st.dictionaries(_nasty, _nasty, max_size=4), prefix=_nasty, field=_nasty)
 @example(name="a b\nc", tags={"k;x": "v\n~w"}, prefix="p\x00", field="f x")
 @example(name="x", tags={"k": "~"}, prefix="", field="count")
@@ -164,6 +165,7 @@ def test_no_input_breaks_the_wire_syntax(name: str, tags: dict[str, str], prefix
     assert split_key(key)[1] == dict(pair.split("=", 1) for pair in pairs)
 
 
+@settings(derandomize=True)
 @given(st.text(max_size=60))
 def test_sanitize_name_is_idempotent(raw: str) -> None:
     try:

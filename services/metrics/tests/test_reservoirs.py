@@ -48,6 +48,7 @@ def test_spot_lift() -> None:
     # Dropwizard's spotLift: 120 minutes of 177 at 10/min, then 10 minutes of 9999.
     clock = ManualClock()
     reservoir = ExpDecayingReservoir(1000, 0.015, clock)
+    random.seed(11)  # the priorities are random; the outcome should not depend on it, the run does not
     for value, minutes in ((177, 120), (9999, 10)):
         for _ in range(minutes * 10):
             reservoir.update(value)
@@ -213,7 +214,7 @@ def test_a_sketch_that_has_not_folded_yet_reports_exact_percentiles() -> None:
     assert sketch.snapshot().value(0.5) != _exact(values + [1.5], 0.5)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     st.lists(
         st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False),

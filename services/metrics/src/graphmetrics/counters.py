@@ -1,8 +1,9 @@
 """Counters: exact under threads, yet as cheap as a plain method call.
 
 ``inc()`` advances an ``itertools.count``; its ``__next__`` is one C call, which holds the GIL for
-its whole duration, so concurrent increments are never lost and the hot path takes no lock
-(``self.n += 1`` in Python can lose increments under threads). Other amounts go through a lock.
+its whole duration, so concurrent increments are never lost and the hot path takes no lock.
+``self.n += 1`` is a read, an add and a write: that no thread switch falls between them is an
+accident of the interpreter version, not a guarantee. Other amounts go through a lock.
 """
 
 from __future__ import annotations

@@ -12,7 +12,15 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 
-__all__ = ["Snapshot", "UniformSnapshot", "WeightedSnapshot", "SketchSnapshot", "PERCENTILES", "nearest_rank"]
+__all__ = [
+    "Snapshot",
+    "UniformSnapshot",
+    "WeightedSnapshot",
+    "ExactSnapshot",
+    "SketchSnapshot",
+    "PERCENTILES",
+    "nearest_rank",
+]
 
 PERCENTILES: tuple[tuple[str, float], ...] = (
     ("50_percentile", 0.5),
@@ -170,9 +178,30 @@ class WeightedSnapshot(Snapshot):
         return values[index] if index > 0 else values[0]
 
 
+class ExactSnapshot(Snapshot):
+    """Every value, sorted, with its moments: the nearest-rank percentile is the value itself."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, ordered: Sequence[float], total: float, variance: float) -> None:
+        """``ordered`` must be sorted; ``total`` and ``variance`` (sample variance) describe it."""
+        self._values = ordered
+        n = self.count = self.size = len(ordered)
+        self.sum = total
+        if n == 0:
+            self.min = self.max = self.mean = self.stddev = 0.0
+            return
+        self.min, self.max = ordered[0], ordered[-1]
+        self.mean = total / n
+        self.stddev = math.sqrt(variance)
+
+    def _quantile(self, quantile: float) -> float:
+        return self._values[nearest_rank(quantile, self.size) - 1]
+
+
 class SketchSnapshot(Snapshot):
-    """Counts in value order (buckets of a :class:`~graphmetrics.reservoirs.LogBucketSketch`, or
-    single exact values) with exact moments beside them.
+    """Bucket counts of a :class:`~graphmetrics.reservoirs.LogBucketSketch` in value order, with
+    exact moments beside them.
 
     The value at quantile q is the representative of the bucket holding the q-th value by nearest
     rank (the smallest value with at least q of all values at or below it, as HdrHistogram reports

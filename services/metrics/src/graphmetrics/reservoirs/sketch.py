@@ -23,7 +23,7 @@ from collections.abc import Callable
 from itertools import accumulate
 
 from graphmetrics.reservoirs.base import finite
-from graphmetrics.snapshots import SketchSnapshot, Snapshot
+from graphmetrics.snapshots import ExactSnapshot, SketchSnapshot, Snapshot
 
 __all__ = ["LogBucketSketch", "FOLD_AT"]
 
@@ -174,14 +174,16 @@ class LogBucketSketch:
             del self._pending[:]
             self._buckets = _Buckets()
 
-    def _state(self) -> tuple[_Buckets, list[float]]:
+    def _state(self) -> tuple[_Buckets | None, list[float]]:
+        """A copy of the buckets (None before the first fold) and of the pending values."""
         with self._lock:
-            buckets = self._buckets.copy() if self._buckets.count else _Buckets()
+            buckets = self._buckets.copy() if self._buckets.count else None
             return buckets, self._pending.tolist()
 
     def _everything(self) -> _Buckets:
         """A copy of the buckets with the pending values counted in; the sketch itself is unchanged."""
         state, pending = self._state()
+        state = state or _Buckets()
         if pending:
             state.add(pending, self._mult)
             state.collapse(self.max_buckets)
@@ -213,7 +215,7 @@ class LogBucketSketch:
 
     def snapshot(self) -> Snapshot:
         state, pending = self._state()
-        if state.count == 0:
+        if state is None:
             return _exact_snapshot(pending)
         if pending:
             state.add(pending, self._mult)
@@ -243,12 +245,11 @@ class LogBucketSketch:
 
 def _exact_snapshot(values: list[float]) -> Snapshot:
     """Values not yet folded are all known: their percentiles are exact."""
+    if not values:
+        return ExactSnapshot(values, 0.0, 0.0)
     values.sort()
-    n = len(values)
-    if n == 0:
-        return SketchSnapshot(values.__getitem__, (), 0.0, 0.0, 0.0, 0.0)
     total, m2 = _moments(values)
-    return SketchSnapshot(values.__getitem__, range(1, n + 1), total, values[0], values[-1], _variance(n, m2))
+    return ExactSnapshot(values, total, _variance(len(values), m2))
 
 
 def _variance(count: int, m2: float) -> float:
