@@ -209,7 +209,7 @@ class Carbon:
         (start, _end, step), values = whisper.fetch(str(file), now - 86000, now + 3600)
         return {start + i * step: v for i, v in enumerate(values) if v is not None}
 
-    def wait_for(self, expected: dict[str, dict[int, float]], timeout: float = 20.0) -> dict[str, dict[int, float]]:
+    def wait_for(self, expected: dict[str, dict[int, float]], timeout: float = 60.0) -> dict[str, dict[int, float]]:
         """Poll Whisper until every expected point is there; return what was found either way."""
         deadline = time.monotonic() + timeout
         while True:

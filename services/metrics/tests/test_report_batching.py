@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from graphmetrics.clock import ManualClock
+from graphmetrics.gauges import Gauge
 from graphmetrics.registry import MetricsRegistry
 from graphmetrics.reporters.backoff import Backoff
 from graphmetrics.reporters.batching import BatchReporter
@@ -220,15 +221,21 @@ def test_final_flush_with_a_dead_peer_returns_false_and_keeps_the_reports() -> N
     assert reporter.pending == 1
 
 
-class BadValueRegistry(MetricsRegistry):
-    """A registry whose snapshot carries a value no wire format can send."""
+class OddGauge(Gauge):
+    """A metric whose fields carry a value no wire format can send, beside one that is fine."""
 
-    def snapshot(self) -> dict:
-        return {**super().snapshot(), "odd": {"value": "twelve", "count": 2}}
+    def _fields(self) -> dict:
+        return {"value": "twelve", "count": 2}
+
+
+def bad_value_registry() -> MetricsRegistry:
+    registry = MetricsRegistry()
+    registry.gauge("odd", OddGauge())
+    return registry
 
 
 def test_rejected_values_are_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    reporter, transport, clock, registry = make(BadValueRegistry())
+    reporter, transport, clock, registry = make(bad_value_registry())
     with caplog.at_level(logging.WARNING):
         reporter.collect(T0)
     assert "1 metric value(s) left out" in caplog.text
@@ -282,7 +289,7 @@ def test_a_buffer_holding_15_minutes_is_not_warned_about(caplog: pytest.LogCaptu
 
 
 def test_a_report_bigger_than_one_slice_keeps_every_point_once() -> None:
-    reporter, transport, clock, registry = make(BadValueRegistry())
+    reporter, transport, clock, registry = make(bad_value_registry())
     for i in range(1201):
         registry.counter(f"c{i:04d}").inc(i)
     batch = reporter.collect(T0)
@@ -292,3 +299,21 @@ def test_a_report_bigger_than_one_slice_keeps_every_point_once() -> None:
     assert counts == {f"app.i1.c{i:04d}.count": str(i) for i in range(1201)}
     assert len(lines(transport)) == batch.points
     assert registry.counter("graphmetrics.carbon.rejected_points").get_count() == 1
+
+
+def test_collect_slices_steps_through_the_registry_and_queues_the_batch_at_the_end() -> None:
+    reporter, transport, _, registry = make()
+    for i in range(100):
+        registry.counter(f"c{i:03d}").inc(i)
+    steps = reporter.collect_slices(T0)
+    next(steps)
+    registry.counter("c000").inc(1000)  # already read: this report keeps the value it had
+    registry.counter("c099").inc(1000)  # not read yet: this report has the new value
+    queued_while_stepping = []
+    for _ in steps:
+        queued_while_stepping.append(reporter.pending)
+    assert len(queued_while_stepping) >= 2 and set(queued_while_stepping) == {0}  # more steps, then...
+    assert reporter.pending == 1  # ...one batch, queued once the last slice was encoded
+    reporter.flush()
+    assert values(transport, "app.i1.c000.count") == {T0: "0"}
+    assert values(transport, "app.i1.c099.count") == {T0: "1099"}

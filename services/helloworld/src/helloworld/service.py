@@ -7,6 +7,7 @@ exits. ``main`` is what ``python3 -m helloworld`` runs.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from .config import Config, ConfigError, load_config
 from .runtime import LAG_METRIC, ReactorLagProbe, register_process_gauges
 from .web import HelloWorldResource
 
-__all__ = ["HelloWorldService", "QuietSite", "build_reporters", "main", "STOP_DEADLINE"]
+__all__ = ["HelloWorldService", "QuietSite", "build_reporters", "freeze_startup_heap", "main", "STOP_DEADLINE"]
 
 log = logging.getLogger("helloworld")
 
@@ -147,6 +148,7 @@ def main(
         print(f"helloworld: cannot listen on port {config.listen_port}: {error}", file=sys.stderr)
         return 1
     reactor.addSystemEventTrigger("before", "shutdown", service.stop)
+    freeze_startup_heap()
     log.info(
         "listening on 0.0.0.0:%d, metrics under %s, reporting %s every %gs",
         port.getHost().port, config.metrics_root,
@@ -155,6 +157,18 @@ def main(
     reactor.run()
     log.info("stopped")
     return 0
+
+
+def freeze_startup_heap() -> None:
+    """Leave everything built so far (modules, the registry and its metrics) out of every later
+    garbage collection.
+
+    Those objects live until exit, yet a full collection walks all of them, with every thread
+    stopped: with a 50,000-metric registry that is tens of milliseconds of stalled reactor each time.
+    Frozen, they cost nothing per collection; the garbage start-up left is collected first.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _describe_reporting(config: Config) -> str:

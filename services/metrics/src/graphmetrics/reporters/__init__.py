@@ -2,7 +2,9 @@
 
 A reporter has two halves, driven by a runner (:mod:`graphmetrics.runners`): ``collect(timestamp)``
 (snapshot, flatten, encode: CPU only) and ``flush(timeout=None) -> bool`` (I/O), plus ``retry_in``
-and ``close()``. Import the concrete reporters from their modules (``reporters.carbon`` ...).
+and ``close()``; optionally ``collect_slices(timestamp)``, the collect as a generator yielding
+between slices of metrics, which the Twisted runner prefers (see :mod:`.reading`). Import the
+concrete reporters from their modules (``reporters.carbon`` ...).
 """
 
 from __future__ import annotations

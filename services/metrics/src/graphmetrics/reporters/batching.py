@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol
 
 from graphmetrics.clock import SYSTEM_CLOCK, Clock
@@ -30,14 +30,12 @@ from graphmetrics.reporters.backoff import Backoff
 from graphmetrics.reporters.buffer import DEFAULT_MAX_BYTES, Batch, BatchBuffer
 from graphmetrics.reporters.forksafety import reset_after_fork
 from graphmetrics.reporters.points import Point, flatten
+from graphmetrics.reporters.reading import SlicedRegistry, read_slices
 from graphmetrics.reporters.transport import Transport
 
 __all__ = ["BatchReporter", "Encoder", "Registry", "OUTAGE_MINUTES"]
 
 log = logging.getLogger(__name__)
-
-_SLICE = 500
-"""Metrics flattened and encoded at a time (a pickle frame or plaintext message each, ~100 KB)."""
 
 OUTAGE_MINUTES = 15
 """The carbon outage a reporter's buffer should outlast; a smaller ``max_buffer_bytes`` is warned about."""
@@ -46,12 +44,10 @@ Encoder = Callable[[int, Sequence[Point]], list[bytes]]
 """``(timestamp, points) -> messages``: one of :mod:`graphmetrics.reporters.wire`'s formats."""
 
 
-class Registry(Protocol):
+class Registry(SlicedRegistry, Protocol):
     """The part of :class:`graphmetrics.registry.MetricsRegistry` a reporter uses."""
 
     def snapshot(self) -> dict[str, dict[str, int | float]]: ...
-
-    def bucket_snapshot(self) -> dict[str, list[tuple[float, int]]]: ...
 
     def get_metrics(self, name: str, tags: Any = None) -> dict[str, int | float]: ...
 
@@ -114,20 +110,28 @@ class BatchReporter:
 
     def collect(self, timestamp: int) -> Batch:
         """Snapshot the registry as one report stamped ``timestamp`` and queue it for sending."""
+        steps = self.collect_slices(timestamp)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+
+    def collect_slices(self, timestamp: int) -> Generator[None, None, Batch]:
+        """``collect``, one slice of metrics per step: read, flatten and encode each, then yield.
+
+        A driver (the Twisted runner) runs a few steps per reactor turn; the batch is queued after
+        the last step and returned. Every point carries ``timestamp``, however long the steps take.
+        """
         timestamp = int(timestamp)
-        snapshot = self.registry.snapshot()
-        buckets = self.registry.bucket_snapshot() if self.export_buckets else None
         messages: list[bytes] = []
         points = rejected = 0
-        keys = list(snapshot)
-        for start in range(0, len(keys), _SLICE):
-            # Slices, each freed before the next: freeing a whole report's objects at once is one C call
-            # that holds the GIL (and so a reactor) for tens of milliseconds with 50,000 metrics.
-            part = {key: snapshot.pop(key) for key in keys[start : start + _SLICE]}
+        for part, buckets in read_slices(self.registry, self.export_buckets):
             flat = flatten(part, self.prefix, buckets)
             messages += self._encode(timestamp, flat.points)
             points += len(flat.points)
             rejected += flat.rejected
+            yield
         if rejected:
             self._rejected_points.inc(rejected)
             log.warning("%s: %d metric value(s) left out of the report (not a number or bad path)",

@@ -2,5 +2,6 @@
 
 ``runners.thread.ThreadRunner`` suits any program; ``runners.twisted.TwistedRunner`` keeps time
 with a reactor (and is the only module that imports Twisted). Both tick on interval boundaries
-(:mod:`.schedule`), collect on one thread and send on another (:mod:`.pipeline`).
+(:mod:`.schedule`) and send on a thread of their own (:mod:`.pipeline`); the ThreadRunner collects
+on its ticker thread, the TwistedRunner on the reactor thread in slices of about a millisecond.
 """

@@ -1,19 +1,18 @@
-"""Collecting and sending on separate threads, shared by both runners.
+"""Collecting apart from sending, shared by both runners.
 
 Sending may wait on a hung carbon for up to a send timeout per report; collecting must not, or an
 outage would cost the snapshots that the buffer exists to keep. So the reporters' ``flush`` runs on
-a dedicated sender thread, woken after each collect and when a back-off ends, and ``collect`` runs
-on the runner's own thread (``collect``) or on a collector thread fed through a queue (``submit``,
-for callers such as a reactor that must not spend the CPU).
+a dedicated sender thread, woken after each collect and when a back-off ends, and collecting runs
+where the runner says: all at once on its own thread (``collect``), or a slice per step
+(``collect_steps``) for a driver that must get back to other work between slices, such as a reactor.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from graphmetrics.reporters import Reporter
 from graphmetrics.reporters.forksafety import reset_after_fork
@@ -44,8 +43,6 @@ class Pipeline:
         self._wake = threading.Event()
         self._stopping = False
         self._sender: threading.Thread | None = None
-        self._collector: threading.Thread | None = None
-        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
 
     @property
     def running(self) -> bool:
@@ -59,37 +56,44 @@ class Pipeline:
         self._sender.start()
 
     def collect(self, timestamp: int) -> None:
-        """Collect one report in the calling thread, then wake the sender."""
+        """Collect one report in the calling thread (each reporter's ``collect``), then wake the sender."""
+        for _ in self._steps(timestamp, sliced=False):
+            pass
+
+    def collect_steps(self, timestamp: int) -> Iterator[None]:
+        """``collect``, yielding between slices of the reporters that can be read in slices.
+
+        A reporter with ``collect_slices(timestamp)`` (the network reporters) gives one step per
+        slice of metrics; any other is collected in one step.
+        """
+        return self._steps(timestamp, sliced=True)
+
+    def _steps(self, timestamp: int, sliced: bool) -> Iterator[None]:
         for reporter in self.reporters:
             try:
-                reporter.collect(timestamp)
+                slices = getattr(reporter, "collect_slices", None) if sliced else None
+                if slices is not None:
+                    yield from slices(timestamp)
+                else:
+                    reporter.collect(timestamp)
+                    yield
             except Exception:  # one broken reporter must not cost the others their report
                 self.collect_errors += 1
                 log.exception("%s: %r failed to collect the report at %d", self.name, reporter, timestamp)
         self._wake.set()
 
-    def submit(self, timestamp: int) -> None:
-        """Collect one report on the collector thread; returns at once."""
-        if self._collector is None:
-            self._collector = threading.Thread(target=self._collect_loop, name=f"{self.name}-collector", daemon=True)
-            self._collector.start()
-        self._queue.put(timestamp)
-
     def wake(self) -> None:
         """Make the sender try now (e.g. after the clock moved)."""
         self._wake.set()
 
-    def finish(self, timestamp: int, deadline: float) -> bool:
-        """Collect a final report at ``timestamp`` and send all within ``deadline`` seconds.
+    def finish(self, timestamp: int | None, deadline: float) -> bool:
+        """Collect a final report at ``timestamp`` (None: the caller did) and send all within ``deadline`` s.
 
         True when every reporter has nothing left queued. Threads are stopped, connections closed.
         """
         end = time.monotonic() + deadline
-        if self._collector is not None:
-            self._queue.put(None)  # collect what was submitted before, in order
-            self._collector.join(max(0.0, end - time.monotonic()))
-            self._collector = None
-        self.collect(timestamp)
+        if timestamp is not None:
+            self.collect(timestamp)
         self._stopping = True
         self._wake.set()
         if self._sender is not None:
@@ -110,10 +114,6 @@ class Pipeline:
         except Exception:
             log.exception("%s: %r failed to flush", self.name, reporter)
             return False
-
-    def _collect_loop(self) -> None:
-        while (timestamp := self._queue.get()) is not None:
-            self.collect(timestamp)
 
     def _idle_time(self) -> float | None:
         delays = [d for d in (reporter.retry_in for reporter in self.reporters) if d is not None]

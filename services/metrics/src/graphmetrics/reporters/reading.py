@@ -1,0 +1,66 @@
+"""Reading a registry a slice at a time, so a report of any size can be collected between other work.
+
+A report covers the metrics registered when its collection starts: their keys are copied then (one
+list of existing strings, well under a millisecond for 50,000 metrics, where copying ``(key, metric)``
+pairs allocates 50,000 tuples and sets off the garbage collector). Each slice looks its metrics up
+again when it is read, so a metric removed meanwhile (``registry.clear()``) is left out, and one
+created meanwhile waits for the next report. Nothing bigger than one slice is held, so a report
+allocates little that outlives it and rarely brings on a full garbage collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from graphmetrics.histograms import Histogram
+from graphmetrics.reservoirs import LogBucketSketch
+from graphmetrics.timers import Timer
+
+__all__ = ["SLICE", "Slice", "SlicedRegistry", "read_slices"]
+
+SLICE = 16
+"""Metrics per slice: read, flattened and encoded in well under 0.1 ms for counters, about 1 ms for timers."""
+
+Slice = tuple[dict[str, dict[str, int | float]], dict[str, list[tuple[float, int]]] | None]
+"""One slice: ``(snapshot part, bucket part or None)``, shaped like ``snapshot()``/``bucket_snapshot()``."""
+
+
+class SlicedRegistry(Protocol):
+    """The package-internal part of :class:`graphmetrics.registry.MetricsRegistry` read here."""
+
+    _untagged: dict[str, Any]
+    _tagged: dict[str, Any]
+
+    def _read(self, metric: Any) -> dict[str, int | float] | None: ...
+
+
+def _buckets(metric: object) -> list[tuple[float, int]] | None:
+    if isinstance(metric, (Histogram, Timer)) and isinstance(metric.reservoir, LogBucketSketch):
+        return metric.reservoir.buckets()
+    return None
+
+
+def read_slices(registry: SlicedRegistry, buckets: bool = False, size: int = SLICE) -> Iterator[Slice]:
+    """The registry's metrics as of the first ``next()``, ``size`` at a time, each read when its slice is.
+
+    Together the slices hold what ``registry.snapshot()`` (and ``bucket_snapshot()`` if ``buckets``)
+    would have returned, in the same order, had nothing been added or removed meanwhile.
+    """
+    stores = ("_untagged", "_tagged")
+    keys = [list(getattr(registry, store)) for store in stores]  # atomic under the GIL: str keys
+    for store, names in zip(stores, keys):
+        for start in range(0, len(names), size):
+            metrics = getattr(registry, store)  # looked up each time: clear() replaces the dict
+            part: dict[str, dict[str, int | float]] = {}
+            bucket_part: dict[str, list[tuple[float, int]]] | None = {} if buckets else None
+            for key in names[start : start + size]:
+                metric = metrics.get(key)
+                if metric is None:
+                    continue  # removed since the report started
+                fields = registry._read(metric)
+                if fields:
+                    part[key] = fields
+                if bucket_part is not None and (found := _buckets(metric)) is not None:
+                    bucket_part[key] = found
+            yield part, bucket_part
