@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from docsection import replace_section
+
 ROOT = Path(__file__).resolve().parent.parent
 E2E = Path(__file__).resolve().parent / "e2e"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -283,14 +285,7 @@ def report(results: dict[str, list[Result]], handler_us: dict[str, float], args:
 
 def write_section(section: str) -> None:
     """Replace the bench-e2e section of docs/benchmarks.md (append it if absent); leave the rest as is."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text)
+    replace_section(DOC, START, END, section)
 
 
 def main() -> int:

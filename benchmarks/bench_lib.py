@@ -39,6 +39,8 @@ import pyformance
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from docsection import replace_section
+
 from graphmetrics import (
     ExpDecayingReservoir,
     MetricsRegistry,
@@ -432,14 +434,7 @@ def _version(dist: str) -> str:
 
 def write_section(text: str) -> None:
     section = f"{START}\n## Library (`benchmarks/bench_lib.py`)\n\n{text}\n{END}"
-    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        _, tail = rest.split(END, 1)
-        DOC.write_text(head + section + tail)
-    else:
-        DOC.parent.mkdir(parents=True, exist_ok=True)
-        DOC.write_text(current.rstrip("\n") + "\n\n" + section + "\n")
+    replace_section(DOC, START, END, section)
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services" / "metrics" / "tests"))
 
 from carbon_fixture import Carbon  # noqa: E402
+from docsection import replace_section  # noqa: E402
 
 from graphmetrics.registry import MetricsRegistry  # noqa: E402
 from graphmetrics.reporters.batching import BatchReporter  # noqa: E402
@@ -348,14 +349,7 @@ def table(
 
 def write_section(text: str) -> None:
     section = f"{START}\n## Reporting (`benchmarks/bench_report.py`)\n\n{text}\n{END}"
-    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        _, tail = rest.split(END, 1)
-        DOC.write_text(head + section + tail)
-    else:
-        DOC.parent.mkdir(parents=True, exist_ok=True)
-        DOC.write_text(current.rstrip("\n") + "\n\n" + section + "\n")
+    replace_section(DOC, START, END, section)
 
 
 def main() -> None:

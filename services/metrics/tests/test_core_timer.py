@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from core_threads import run_threads
 
 from graphmetrics.clock import ManualClock
 from graphmetrics.reservoirs import SlidingTimeWindowReservoir
+from graphmetrics.reservoirs.sketch import FOLD_AT
 from graphmetrics.timers import Timer, TimerContext
 
 
@@ -122,3 +124,45 @@ def test_pyformance_accessors() -> None:
     assert (timer.get_min(), timer.get_max(), timer.get_mean()) == pytest.approx((1.0, 3.0, 2.0))
     assert timer.get_var() == pytest.approx(2.0) and timer.get_stddev() == pytest.approx(math.sqrt(2))
     assert timer.get_snapshot().get_median() == pytest.approx(1.0, rel=0.01)
+
+
+def test_contexts_on_the_system_clock_append_to_the_sketch_and_fold_it() -> None:
+    """With the default sketch and the system clock, contexts skip update() and fold it themselves."""
+    timer = Timer()
+    assert timer._pending is timer.reservoir._pending  # type: ignore[attr-defined]
+    recorded = []
+    for _ in range(FOLD_AT + 10):
+        with timer.time() as context:
+            pass
+        recorded.append(context.elapsed)
+    assert len(timer._pending) == 10  # type: ignore[arg-type]  # one fold happened, ten are pending
+    snapshot = timer.snapshot()
+    assert snapshot.count == timer.get_count() == FOLD_AT + 10
+    assert snapshot.sum == pytest.approx(math.fsum(recorded), rel=1e-9)
+    assert (snapshot.min, snapshot.max) == (min(recorded), max(recorded))
+    assert all(elapsed >= 0.0 for elapsed in recorded)
+
+
+def test_other_clocks_go_through_update_and_its_checks() -> None:
+    class NanClock:
+        def time(self) -> float:
+            return math.nan
+
+    assert Timer(clock=ManualClock())._pending is None
+    timer = Timer(clock=NanClock())
+    context = timer.time()
+    with pytest.raises(ValueError):
+        context.stop()
+    assert timer.get_count() == 0
+
+
+def test_contexts_from_many_threads_are_all_counted() -> None:
+    timer = Timer()
+
+    def work() -> None:
+        for _ in range(FOLD_AT):
+            with timer.time():
+                pass
+
+    run_threads(4, work)
+    assert timer.get_count() == timer.snapshot().count == 4 * FOLD_AT

@@ -351,3 +351,47 @@ def test_concurrent_updates_are_all_counted() -> None:
         snapshot = reservoir.snapshot()
         assert snapshot.count == 80_000
         assert snapshot.sum == 4 * 200 * sum(range(1, 101))
+
+
+def test_sketch_buckets_match_the_per_value_definition_for_crowded_and_boundary_values() -> None:
+    """A folded batch is counted a bucket at a time (sorted, then a binary search per bucket): every
+    value must still land in ``ceil(log_gamma(value))``, and values on an edge next to it at worst."""
+    gamma = 1.01 / 0.99
+    rng = random.Random(11)
+    crowded = [abs(rng.gauss(0.4, 0.01)) for _ in range(3 * FOLD_AT)]  # few buckets, many values each
+    values = crowded + [rng.lognormvariate(3.0, 2.0) for _ in range(FOLD_AT)]
+    logs = [math.log(value, gamma) for value in values]
+    values = [v for v, log in zip(values, logs) if abs(log - round(log)) > 1e-6]  # none near an edge
+    sketch = LogBucketSketch(0.01)
+    for value in values:
+        sketch.update(value)
+    expected: dict[float, int] = {}
+    for value in values:  # the definition, value by value
+        bound = gamma ** math.ceil(math.log(value, gamma))
+        expected[bound] = expected.get(bound, 0) + 1
+    assert {bound: count for bound, count in sketch.buckets()} == pytest.approx(expected, rel=1e-12)
+
+    edges = [gamma**i for i in range(-40, 40)] * (FOLD_AT // 40)  # on an edge, or a rounding away
+    on_edges = LogBucketSketch(0.01)
+    for value in edges:
+        on_edges.update(value)
+    _assert_accurate(on_edges, edges)
+
+
+def test_sketch_update_still_refuses_bad_values_after_folds() -> None:
+    sketch = LogBucketSketch()
+    for i in range(FOLD_AT + 3):
+        sketch.update(float(i % 50 + 1))
+    for bad in (math.nan, -math.inf, "1", None):
+        with pytest.raises((TypeError, ValueError)):
+            sketch.update(bad)  # type: ignore[arg-type]
+    assert sketch.count == FOLD_AT + 3
+
+
+def test_sketch_folds_values_near_the_largest_float() -> None:
+    values = [1.5e308, 1.79e308, 1e300, 2.0] * (FOLD_AT // 4)  # gamma**index of 1.79e308 overflows
+    sketch = LogBucketSketch()
+    for value in values:
+        sketch.update(value)
+    assert sketch.count == len(values) and len(sketch._pending) == 0
+    assert (sketch.snapshot().min, sketch.snapshot().max) == (2.0, 1.79e308)

@@ -6,12 +6,13 @@ Buckets follow DDSketch: a positive value v is counted in bucket ``ceil(log_gamm
 use mirrored buckets, zero has its own. Count, sum, min, max and variance are kept exactly (the
 variance per batch of values with a two-pass formula, batches combined with Chan et al.'s).
 
-Cost: ``update`` only appends to a small array of pending values (``array.append`` is one C call,
+Cost: ``update`` only appends to an array of pending values (``array.append`` is one C call,
 atomic under the GIL, so there is no lock on the hot path and no update is lost); the writer that
-fills it to ``FOLD_AT`` values sorts them into buckets under the lock, in one tight loop. Readers
-never fold: they combine a copy of the buckets with the pending values. Until its first fold a
-sketch has all its values, so a histogram with few values reports exact percentiles and costs 8
-bytes per value.
+fills it to ``FOLD_AT`` values moves them into buckets under the lock: it sorts the batch (C) and
+counts it a bucket at a time, one logarithm and one binary search per bucket instead of a
+logarithm and a dict update per value. Readers never fold: they combine a copy of the buckets with
+the pending values. Until its first fold a sketch has all its values, so a histogram with few
+values reports exact percentiles and costs 8 bytes per value.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from __future__ import annotations
 import math
 import threading
 from array import array
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Sized
 from itertools import accumulate
 
 from graphmetrics.reservoirs.base import finite
@@ -27,8 +29,13 @@ from graphmetrics.snapshots import ExactSnapshot, SketchSnapshot, Snapshot
 
 __all__ = ["LogBucketSketch", "FOLD_AT"]
 
-FOLD_AT = 256
-"""Pending values (2 KiB) after which the writer moves them into the buckets."""
+FOLD_AT = 2048
+"""Pending values (16 KiB) after which the writer moves them into the buckets: in batches this large
+the per-batch costs (the lock, the copies, the moments' set-up) vanish per value."""
+
+
+_JUMP_LIMIT = 1e300
+"""Above this, ``gamma**index`` may overflow: such batches are counted value by value."""
 
 
 class _Buckets:
@@ -56,18 +63,30 @@ class _Buckets:
     def add(
         self,
         values: list[float],
+        gamma: float,
         mult: float,
         _log2: Callable[[float], float] = math.log2,
         _ceil: Callable[[float], int] = math.ceil,
+        _bisect: Callable[[list[float], float, int], int] = bisect_right,
     ) -> None:
-        """Count finite ``values``; this loop is most of what a histogram update costs."""
-        lowest = min(values)
+        """Count finite ``values`` (sorting the list in place); most of what an update costs.
+
+        Sorted, a batch of positive values is counted a bucket at a time: one logarithm for the
+        first value of a bucket, one C-level binary search for where the bucket ends. Latencies
+        crowd into few buckets, so this costs far less than a logarithm and a dict update per value.
+        """
+        values.sort()  # C, with a float-only comparison
+        lowest, highest = values[0], values[-1]
         positive = self.positive
         get = positive.get
-        if lowest > 0.0:  # the usual case (durations, sizes) without a sign test per value
-            for value in values:
-                index = _ceil(_log2(value) * mult)
-                positive[index] = get(index, 0) + 1
+        if 0.0 < lowest and highest < _JUMP_LIMIT:  # the usual case (durations, sizes)
+            start, end = 0, len(values)
+            while start < end:
+                index = _ceil(_log2(values[start]) * mult)
+                # start + 1: the value itself counts here even if gamma**index rounds to just below it
+                stop = _bisect(values, gamma**index, start + 1)
+                positive[index] = get(index, 0) + stop - start
+                start = stop
         else:
             negative = self.negative
             for value in values:
@@ -80,7 +99,7 @@ class _Buckets:
                 else:
                     self.zero += 1
         self.min = min(self.min, lowest)
-        self.max = max(self.max, max(values))
+        self.max = max(self.max, highest)
         self._combine(len(values), *_moments(values))
 
     def _combine(self, count: int, total: float, m2: float) -> None:
@@ -114,6 +133,28 @@ class _Buckets:
                 store[keys[excess]] += sum(store.pop(key) for key in keys[:excess])
 
 
+def _updater(
+    pending: array[float], fold: Callable[[], None], _inf: float = math.inf, _len: Callable[[Sized], int] = len
+) -> Callable[[float], None]:
+    """A sketch's ``update``: a closure, so the hot path finds the array's bound ``append`` and
+    ``fold`` in local cells instead of looking up attributes and methods on every call."""
+    append = pending.append
+
+    def update(value: float) -> None:
+        try:
+            if -_inf < value < _inf:  # finite: NaN fails both comparisons
+                append(value)
+                if _len(pending) >= FOLD_AT:
+                    fold()
+                return
+        except TypeError:
+            pass
+        finite(value)  # raises the clear error
+        raise TypeError(f"histogram values must be numbers, not {type(value).__name__}: {value!r}")
+
+    return update
+
+
 def _moments(values: list[float]) -> tuple[float, float]:
     """Sum and sum of squared deviations from the mean, two C-level passes (``math.dist`` is the
     accurate square root of a sum of squares: two-pass stable, no cancellation)."""
@@ -129,7 +170,7 @@ class LogBucketSketch:
     accuracy.
     """
 
-    __slots__ = ("relative_accuracy", "max_buckets", "_gamma", "_mult", "_lock", "_pending", "_buckets")
+    __slots__ = ("relative_accuracy", "max_buckets", "_gamma", "_mult", "_lock", "_pending", "_buckets", "update")
 
     def __init__(self, relative_accuracy: float = 0.01, max_buckets: int = 2048) -> None:
         if not 0.0 < relative_accuracy < 1.0:
@@ -141,32 +182,21 @@ class LogBucketSketch:
         self._gamma = (1.0 + relative_accuracy) / (1.0 - relative_accuracy)
         self._mult = 1.0 / math.log2(self._gamma)
         self._lock = threading.Lock()
-        self._pending = array("d")
+        self._pending = array("d")  # never replaced: update() and timers keep its bound append
         self._buckets = _Buckets()
+        self.update: Callable[[float], None] = _updater(self._pending, self._fold)
+        """Record a value: appends it to the pending values (see :func:`_updater`)."""
 
     @property
     def count(self) -> int:
         return self._buckets.count + len(self._pending)
-
-    def update(self, value: float, _inf: float = math.inf) -> None:
-        try:
-            if -_inf < value < _inf:  # finite: NaN fails both comparisons
-                pending = self._pending
-                pending.append(value)
-                if len(pending) >= FOLD_AT:
-                    self._fold()
-                return
-        except TypeError:
-            pass
-        finite(value)  # raises the clear error
-        raise TypeError(f"histogram values must be numbers, not {type(value).__name__}: {value!r}")
 
     def _fold(self) -> None:
         with self._lock:
             values = self._pending.tolist()
             if values:
                 del self._pending[: len(values)]  # values appended meanwhile wait for the next fold
-                self._buckets.add(values, self._mult)
+                self._buckets.add(values, self._gamma, self._mult)
                 self._buckets.collapse(self.max_buckets)
 
     def clear(self) -> None:
@@ -185,7 +215,7 @@ class LogBucketSketch:
         state, pending = self._state()
         state = state or _Buckets()
         if pending:
-            state.add(pending, self._mult)
+            state.add(pending, self._gamma, self._mult)
             state.collapse(self.max_buckets)
         return state
 
@@ -218,7 +248,7 @@ class LogBucketSketch:
         if state is None:
             return _exact_snapshot(pending)
         if pending:
-            state.add(pending, self._mult)
+            state.add(pending, self._gamma, self._mult)
             state.collapse(self.max_buckets)
         negative_keys = sorted(state.negative, reverse=True)
         positive_keys = sorted(state.positive)
