@@ -11,11 +11,12 @@ up-cluster: images .env ## Start the carbon cluster: relay + 2 caches + front gr
 	@profiles="--profile cluster --profile load"; grafana=0; \
 	if docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1; then profiles="$$profiles --profile grafana"; grafana=1; fi; \
 	$(CLUSTER_COMPOSE) $$profiles up -d --wait --remove-orphans; \
+	port() { $(CLUSTER_COMPOSE) $$profiles port "$$1" "$$2" | head -1; }; \
 	echo; echo "Cluster is up (project mattt-cluster, replication $(RELAY_REPLICATION)):"; \
-	echo "  helloworld (via lb)   http://127.0.0.1:$${LB_PORT:-8001}/?world_size=42"; \
-	echo "  graphite-web (front)  http://127.0.0.1:$${GRAPHITE_PORT:-8080}/  (asks graphite-a and graphite-b)"; \
-	echo "  carbon-c-relay        127.0.0.1:$${RELAY_PORT:-2003} (plaintext)"; \
-	if [ $$grafana = 1 ]; then echo "  grafana               http://127.0.0.1:$${GRAFANA_PORT:-3000}/"; \
+	echo "  helloworld (via lb)   http://$$(port lb 8001)/?world_size=42"; \
+	echo "  graphite-web (front)  http://$$(port graphite 8080)/  (asks graphite-a and graphite-b)"; \
+	echo "  carbon-c-relay        $$(port relay 2003) (plaintext)"; \
+	if [ $$grafana = 1 ]; then echo "  grafana               http://$$(port grafana 3000)/"; \
 	else echo "  grafana               not started (image $(GRAFANA_IMAGE) not present)"; fi
 
 down-cluster: ## Stop the carbon cluster (keeps its Whisper volumes; add -v by hand to delete them)

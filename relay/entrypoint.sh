@@ -12,7 +12,8 @@ set -euo pipefail
 die() { echo "relay: $*" >&2; exit 64; }
 conf=/run/carbon-c-relay/relay.conf
 
-read -r -a destinations <<<"${RELAY_DESTINATIONS//,/ }"
+destinations_env=${RELAY_DESTINATIONS:-}
+read -r -a destinations <<<"${destinations_env//,/ }"
 [ "${#destinations[@]}" -gt 0 ] || die "RELAY_DESTINATIONS is empty: expected host:port=instance ..."
 for d in "${destinations[@]}"; do
   [[ $d =~ ^[A-Za-z0-9._-]+:[0-9]{1,5}=[A-Za-z0-9_-]+$ ]] \

@@ -6,6 +6,8 @@ and carbon-c-relay's own metrics (render API), and report-to-queryable latency (
 from __future__ import annotations
 
 import json
+import os
+import re
 import statistics
 import threading
 import time
@@ -40,9 +42,41 @@ def container_cpu_seconds(container_id: str) -> float | None:
 
 def machine_cpu() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine: shows when the box itself is the limit."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]  # guest is in user
     idle = values[3] + values[4]  # idle + iowait
     return sum(values) - idle, sum(values)
+
+
+def disk_writes() -> tuple[int, int]:
+    """(write requests completed, bytes written) of the machine's whole disks since boot (/proc/diskstats):
+    what reached the devices after the page cache and the I/O scheduler merged writes, from every process."""
+    requests = sectors = 0
+    for line in Path("/proc/diskstats").read_text().splitlines():
+        fields = line.split()
+        name = fields[2]
+        if re.fullmatch(r"(sd|vd|xvd|hd)[a-z]+|nvme\d+n\d+|mmcblk\d+", name):
+            requests += int(fields[7])
+            sectors += int(fields[9])
+    return requests, sectors * 512
+
+
+def kernel_threads() -> dict[int, int]:
+    """CPU ticks each kernel thread (writeback, ext4 extent conversion, ...) has used so far, by pid."""
+    ticks = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == "2":  # a child of kthreadd
+            ticks[int(stat.parent.name)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def kernel_thread_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU seconds kernel threads used between two snapshots: threads that exited meanwhile are missed
+    (an undercount), threads that started meanwhile count whole."""
+    return sum(used - before.get(pid, 0) for pid, used in after.items()) / os.sysconf("SC_CLK_TCK")
 
 
 def parse_proc_io(text: str) -> dict[str, int]:
@@ -113,7 +147,7 @@ class LatencyProbe(threading.Thread):
                 if time.monotonic() - sent > 30:
                     self.timeouts += 1
                     break
-                time.sleep(0.1)
+                time.sleep(0.2)  # latency resolution; each ask costs graphite-web a render
             self.halt.wait(max(0.0, self.period - (time.monotonic() - sent)))
         self.reporter.close()
 
