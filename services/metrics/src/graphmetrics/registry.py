@@ -183,6 +183,23 @@ class MetricsRegistry:
         with self._lock:
             return [*self._untagged.items(), *self._tagged.items()]
 
+    def _keys(self) -> list[str]:
+        """Every metric key, in ``snapshot()`` order: one list of existing strings, no pairs to allocate,
+        for readers that go through a big registry a slice at a time (``reporters.reading``)."""
+        with self._lock:
+            return [*self._untagged, *self._tagged]
+
+    def _lookup(self, key: str) -> Metric | None:
+        """The metric registered under the metric key ``key`` now; None once ``clear()`` removed it."""
+        return (self._tagged if ";" in key else self._untagged).get(key)
+
+    @staticmethod
+    def _buckets(metric: Metric) -> list[tuple[float, int]] | None:
+        """The metric's mergeable buckets, if it is a histogram or timer kept in a LogBucketSketch."""
+        if isinstance(metric, (Histogram, Timer)) and isinstance(metric.reservoir, LogBucketSketch):
+            return metric.reservoir.buckets()
+        return None
+
     def _read(self, metric: Metric) -> dict[str, int | float] | None:
         """The metric's fields; ``None`` (and one more gauge error) for a gauge that cannot be read."""
         try:
@@ -207,8 +224,8 @@ class MetricsRegistry:
         """Buckets of every histogram and timer kept in a :class:`LogBucketSketch`, to merge elsewhere."""
         out: dict[str, list[tuple[float, int]]] = {}
         for key, metric in self._metrics():
-            if isinstance(metric, (Histogram, Timer)) and isinstance(metric.reservoir, LogBucketSketch):
-                out[key] = metric.reservoir.buckets()
+            if (buckets := self._buckets(metric)) is not None:
+                out[key] = buckets
         return out
 
     # -- pyformance's read-out API -------------------------------------------------------------

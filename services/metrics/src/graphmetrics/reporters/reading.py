@@ -13,10 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from graphmetrics.histograms import Histogram
-from graphmetrics.reservoirs import LogBucketSketch
-from graphmetrics.timers import Timer
-
 __all__ = ["SLICE", "Slice", "SlicedRegistry", "read_slices"]
 
 SLICE = 16
@@ -29,16 +25,13 @@ Slice = tuple[dict[str, dict[str, int | float]], dict[str, list[tuple[float, int
 class SlicedRegistry(Protocol):
     """The package-internal part of :class:`graphmetrics.registry.MetricsRegistry` read here."""
 
-    _untagged: dict[str, Any]
-    _tagged: dict[str, Any]
+    def _keys(self) -> list[str]: ...
+
+    def _lookup(self, key: str) -> Any: ...
 
     def _read(self, metric: Any) -> dict[str, int | float] | None: ...
 
-
-def _buckets(metric: object) -> list[tuple[float, int]] | None:
-    if isinstance(metric, (Histogram, Timer)) and isinstance(metric.reservoir, LogBucketSketch):
-        return metric.reservoir.buckets()
-    return None
+    def _buckets(self, metric: Any) -> list[tuple[float, int]] | None: ...
 
 
 def read_slices(registry: SlicedRegistry, buckets: bool = False, size: int = SLICE) -> Iterator[Slice]:
@@ -47,20 +40,17 @@ def read_slices(registry: SlicedRegistry, buckets: bool = False, size: int = SLI
     Together the slices hold what ``registry.snapshot()`` (and ``bucket_snapshot()`` if ``buckets``)
     would have returned, in the same order, had nothing been added or removed meanwhile.
     """
-    stores = ("_untagged", "_tagged")
-    keys = [list(getattr(registry, store)) for store in stores]  # atomic under the GIL: str keys
-    for store, names in zip(stores, keys):
-        for start in range(0, len(names), size):
-            metrics = getattr(registry, store)  # looked up each time: clear() replaces the dict
-            part: dict[str, dict[str, int | float]] = {}
-            bucket_part: dict[str, list[tuple[float, int]]] | None = {} if buckets else None
-            for key in names[start : start + size]:
-                metric = metrics.get(key)
-                if metric is None:
-                    continue  # removed since the report started
-                fields = registry._read(metric)
-                if fields:
-                    part[key] = fields
-                if bucket_part is not None and (found := _buckets(metric)) is not None:
-                    bucket_part[key] = found
-            yield part, bucket_part
+    keys = registry._keys()
+    for start in range(0, len(keys), size):
+        part: dict[str, dict[str, int | float]] = {}
+        bucket_part: dict[str, list[tuple[float, int]]] | None = {} if buckets else None
+        for key in keys[start : start + size]:
+            metric = registry._lookup(key)  # looked up now: clear() may have removed it since
+            if metric is None:
+                continue
+            fields = registry._read(metric)
+            if fields:
+                part[key] = fields
+            if bucket_part is not None and (found := registry._buckets(metric)) is not None:
+                bucket_part[key] = found
+        yield part, bucket_part
