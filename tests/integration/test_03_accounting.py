@@ -1,12 +1,14 @@
 """2. Exact accounting across replicas: K requests through the load balancer add exactly K."""
-from stack import COUNT, REPORT_INTERVAL, send, settled_total, wait_until
+from stack import COUNT, REPORT_INTERVAL, per_instance, send, settled_total, wait_until
+
+COUNT_FIELD = "hello_called.count"  # COUNT is helloworld.*.<this>
 
 K = 137
 
 
 def complete_slots(stack) -> dict[int, float]:
     """slot timestamp -> sum over replicas, for every slot in which every replica has a point."""
-    per = [{t: v for v, t in s["datapoints"] if v is not None} for s in stack.render(COUNT, "-10min")]
+    per = [dict(points) for points in per_instance(stack, COUNT_FIELD, "-10min").values()]
     common = set.intersection(*(set(points) for points in per)) if per else set()
     return {slot: sum(points[slot] for points in per) for slot in sorted(common)}
 

@@ -10,8 +10,8 @@ def test_scale_up_then_down_keeps_the_total(stack, checked):
     old = set(stack.instances())
 
     stack.run("up", "-d", "--wait", "--no-recreate", "--scale", f"helloworld={len(old) + 2}", "helloworld")
-    started = {stack.inspect(cid)["Config"]["Hostname"]: _epoch(stack.inspect(cid)["State"]["StartedAt"])
-               for cid in stack.container_ids("helloworld")}
+    containers = [stack.inspect(cid) for cid in stack.container_ids("helloworld")]
+    started = {c["Config"]["Hostname"]: _epoch(c["State"]["StartedAt"]) for c in containers}
     new = set(started) - old
     assert len(new) == 2, f"expected 2 new replicas, got {new}"
 
