@@ -21,7 +21,8 @@ export COMPOSE_DOCKER_CLI_BUILD := 0
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-17s %s\n", $$1, $$2}'
 
-$(VENV)/.stamp: requirements-dev.txt services/metrics/pyproject.toml services/helloworld/pyproject.toml
+$(VENV)/.stamp: requirements-dev.txt services/metrics/pyproject.toml services/metrics/setup.py \
+		services/metrics/src/graphmetrics/_speedups.c services/helloworld/pyproject.toml
 	@mkdir -p $(RUN_DIR)
 	$(PYTHON) -m venv $(VENV)
 	@echo "[venv] installing requirements-dev.txt and our two packages (log: $(RUN_DIR)/pip.log)"
@@ -90,6 +91,8 @@ test: test-unit test-integration ## Unit tests, then the integration tests again
 
 test-unit: venv ## Unit tests of both packages (real carbon-cache from the venv where a test needs one)
 	$(PY) -m pytest -q -p no:cacheprovider services/metrics/tests services/helloworld/tests tests/grafana $(PYTEST_ARGS)
+	@echo "[test-unit] graphmetrics again in pure Python (GRAPHMETRICS_PURE_PYTHON=1, the C speedups off)"
+	GRAPHMETRICS_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider services/metrics/tests $(PYTEST_ARGS)
 
 test-integration: venv base-image ## Integration tests: bring up a private copy of the stack and check it
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)

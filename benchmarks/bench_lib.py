@@ -17,6 +17,7 @@ The markdown table is printed and written to docs/benchmarks.md between the ``be
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import math
@@ -29,7 +30,7 @@ import threading
 import time
 import timeit
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from docsection import replace_section
 
+import graphmetrics.reservoirs.sketch as sketch_module
+import graphmetrics.timers as timers_module
 from graphmetrics import (
     ExpDecayingReservoir,
     MetricsRegistry,
@@ -51,6 +54,21 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench-lib:start -->", "<!-- bench-lib:end -->"
 LIBS = ("graphmetrics", "pyformance", "prometheus_client", "OpenTelemetry SDK")
+PURE = "graphmetrics, pure Python"
+"""The column for graphmetrics without its C speedups (GRAPHMETRICS_PURE_PYTHON), where they apply."""
+COLUMNS = ("graphmetrics", PURE, *LIBS[1:])
+
+
+@contextlib.contextmanager
+def pure_python() -> Iterator[None]:
+    """Metrics created inside use the pure-Python hot paths, as with GRAPHMETRICS_PURE_PYTHON=1 (each
+    sketch and timer picks its implementation when it is created)."""
+    saved = sketch_module.speedups, timers_module.speedups
+    sketch_module.speedups = timers_module.speedups = None
+    try:
+        yield
+    finally:
+        sketch_module.speedups, timers_module.speedups = saved
 
 
 class Floor:
@@ -106,6 +124,8 @@ def operation_cases(number: int) -> dict[str, dict[str, Callable[[], float]]]:
     decaying = ours.histogram("hd", reservoir=ExpDecayingReservoir())
     window = ours.histogram("hw", reservoir=SlidingTimeWindowReservoir(60.0))
     ours.counter("by.name")
+    with pure_python():
+        pure_histogram, pure_timer = ours.histogram("pure.h"), ours.timer("pure.t")
 
     pyf = pyformance.MetricsRegistry()
     pyf_counter, pyf_meter, pyf_hist, pyf_timer = pyf.counter("c"), pyf.meter("m"), pyf.histogram("h"), pyf.timer("t")
@@ -124,6 +144,7 @@ def operation_cases(number: int) -> dict[str, dict[str, Callable[[], float]]]:
         "counter": counter,
         "meter": meter,
         "timer": timer,
+        "pure_timer": pure_timer,
         "registry": ours,
         "pyf": pyf,
         "pyf_counter": pyf_counter,
@@ -153,6 +174,7 @@ def operation_cases(number: int) -> dict[str, dict[str, Callable[[], float]]]:
         },
         "histogram add (default: log-bucket sketch)": {
             "graphmetrics": _per_value(histogram.add, values),
+            PURE: _per_value(pure_histogram.add, values),
             "pyformance": _per_value(pyf_hist.add, values),
             "prometheus_client": _per_value(prom_hist.observe, values),
             "OpenTelemetry SDK": _per_value(otel_hist.record, values),
@@ -161,6 +183,7 @@ def operation_cases(number: int) -> dict[str, dict[str, Callable[[], float]]]:
         "histogram add (sliding 60 s window)": {"graphmetrics": _per_value(window.add, values, window.clear)},
         "timer context (`with t.time():`)": {
             "graphmetrics": _per_call("with timer.time(): pass", ns, number),
+            PURE: _per_call("with pure_timer.time(): pass", ns, number),
             "pyformance": _per_call("with pyf_timer.time(): pass", ns, number),
             "prometheus_client": _per_call("with prom_hist.time(): pass", ns, number),
         },
@@ -377,11 +400,11 @@ def render(ops: dict[str, dict[str, float]], contention: dict[str, tuple[float, 
         f"({args.number:,} operations per measurement, best of {args.repeats} interleaved rounds; "
         "timings include the loop, about 10 ns, for every library alike).",
         "",
-        "| operation | " + " | ".join(LIBS) + " |",
-        "|---|" + "---:|" * len(LIBS),
+        "| operation | " + " | ".join(COLUMNS) + " |",
+        "|---|" + "---:|" * len(COLUMNS),
     ]
     for op, libs in ops.items():
-        lines.append(f"| {op} | " + " | ".join(_ns(libs.get(lib)) for lib in LIBS) + " |")
+        lines.append(f"| {op} | " + " | ".join(_ns(libs.get(lib)) for lib in COLUMNS) + " |")
     lines += ["", f"Four threads incrementing one shared counter, {args.per_thread:,} times each:", "",
               "| counter | increments/s | final count | exact |", "|---|---:|---:|---|"]
     expected = 4 * args.per_thread
@@ -422,6 +445,9 @@ def render(ops: dict[str, dict[str, float]], contention: dict[str, tuple[float, 
     ]
     lines += ["", "Targets of issue 2, as ratios from this run:", "", "| target | measured | |", "|---|---:|---|"]
     lines += [f"| {name} | {value} | {_verdict(ok)} |" for name, value, ok in checks]
+    lines += ["", f"Without the C speedups ({PURE}): histogram add "
+              f"{hist['pyformance'] / hist[PURE]:.2f}× and timer context {timer['pyformance'] / timer[PURE]:.2f}× "
+              "faster than pyformance."]
     lines += ["", "Where the time goes, and what was tried: [library.md](library.md#performance)."]
     return "\n".join(lines)
 
