@@ -11,9 +11,9 @@ import math
 import numbers
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from graphmetrics.names import series_path
+from graphmetrics.names import MAX_KEY_LENGTH, checked_path, field_node, series_path, series_parts
 
 __all__ = ["Point", "Flattened", "flatten", "format_value", "bucket_node", "BUCKETS_FIELD"]
 
@@ -86,17 +86,26 @@ def flatten(
     points: list[Point] = []
     append = points.append
     rejected = 0
+    inf = math.inf
+    raw: Any
     for key, fields in snapshot.items():
         start = len(points)
         try:
+            head, tags = series_parts(prefix, key)  # series_path's parts, inlined: the hot loop of a report
             for field, raw in fields.items():
-                try:
-                    value = _number(raw)
-                except TypeError:
-                    rejected += 1
-                    continue
-                if value is not None:
-                    append((series_path(prefix, key, field), value))
+                kind = type(raw)
+                if kind is int or (kind is float and -inf < raw < inf):  # the usual case, no call
+                    value = raw
+                else:
+                    try:
+                        value = _number(raw)
+                    except TypeError:
+                        rejected += 1
+                        continue
+                    if value is None:
+                        continue
+                path = head + field_node(field) + tags
+                append((path if len(path) <= MAX_KEY_LENGTH else checked_path(path), value))
             if buckets is not None and key in buckets:
                 _bucket_points(prefix, key, buckets[key], points)
         except ValueError:
