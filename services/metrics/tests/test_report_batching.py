@@ -317,3 +317,26 @@ def test_collect_slices_steps_through_the_registry_and_queues_the_batch_at_the_e
     reporter.flush()
     assert values(transport, "app.i1.c000.count") == {T0: "0"}
     assert values(transport, "app.i1.c099.count") == {T0: "1099"}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_stream_transport_gets_a_sliced_report_in_few_big_sends(stream: bool) -> None:
+    """A report is encoded a slice (16 metrics) at a time; over a stream the frames are joined into sends
+    of about STREAM_MESSAGE_BYTES, in order and byte for byte; a datagram transport gets every frame alone."""
+    from graphmetrics.reporters.wire import STREAM_MESSAGE_BYTES, pickle_frames
+
+    clock = ManualClock(T0)
+    registry = MetricsRegistry(clock=clock)
+    for index in range(8000):
+        registry.counter(f"filler.group{index // 1000}.metric{index % 1000:03d}").inc(index)
+    transport = MemoryTransport(stream=stream)
+    reporter = BatchReporter(registry, transport, pickle_frames, name="carbon", prefix="app.i1", clock=clock)
+    batch = reporter.collect(T0)
+    assert len(batch.messages) >= 8000 // 16
+    assert reporter.flush() is True
+    assert b"".join(transport.sent) == b"".join(batch.messages)
+    if stream:
+        assert len(transport.sent) == -(-batch.nbytes // STREAM_MESSAGE_BYTES)
+        assert all(len(sent) >= STREAM_MESSAGE_BYTES for sent in transport.sent[:-1])
+    else:
+        assert transport.sent == list(batch.messages)

@@ -21,7 +21,7 @@ from graphmetrics.reporters.points import flatten
 from graphmetrics.reporters.reading import SLICE
 from graphmetrics.reporters.transport import MemoryTransport
 from graphmetrics.reporters.wire import pickle_frames
-from graphmetrics.runners.twisted import TwistedRunner
+from graphmetrics.runners.twisted import BUSY_BUDGET, TwistedRunner
 
 T0 = 1_700_000_000
 
@@ -234,6 +234,27 @@ def test_a_time_budget_runs_several_slices_per_turn() -> None:
     reactor.advance(10)
     assert reactor.turn() and not runner.collecting  # the whole report fits in one generous turn
     assert stop(reactor, runner)
+
+
+def test_a_turn_after_a_long_stretch_of_other_work_gets_a_share_of_it() -> None:
+    """At low load a turn collects for ``slice_budget``; after the reactor spent 3 ms on other work since
+    the last turn it may collect for a quarter of that, never more than BUSY_BUDGET."""
+    now = [100.0]
+    runner = TwistedRunner([Recorder()], interval=10, reactor=TurnClock(T0), slice_budget=0.00025)
+    runner._timer = lambda: now[0]
+
+    def turn_length(busy: float) -> float:
+        """How long a turn may collect when it starts ``busy`` seconds after the previous one ended."""
+        runner._turn_ended = now[0] - busy
+        over, start = runner._turn_budget(), now[0]
+        while not over():
+            now[0] += 0.00001
+        return now[0] - start
+
+    assert turn_length(0.0001) == pytest.approx(0.00025, abs=2e-5)  # a reactor with little to do
+    assert turn_length(0.003) == pytest.approx(0.00075, abs=2e-5)  # a quarter of 3 ms
+    assert turn_length(0.5) == pytest.approx(BUSY_BUDGET, abs=2e-5)  # capped
+    assert runner._turn_ended == now[0]  # the end of the turn is where the next one measures from
 
 
 def test_metrics_created_or_removed_during_a_report_are_handled() -> None:

@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from graphmetrics.clock import SYSTEM_CLOCK, Clock
@@ -32,6 +32,7 @@ from graphmetrics.reporters.forksafety import reset_after_fork
 from graphmetrics.reporters.points import Point, flatten
 from graphmetrics.reporters.reading import SlicedRegistry, read_slices
 from graphmetrics.reporters.transport import Transport
+from graphmetrics.reporters.wire import STREAM_MESSAGE_BYTES
 
 __all__ = ["BatchReporter", "Encoder", "Registry", "OUTAGE_MINUTES"]
 
@@ -54,6 +55,22 @@ class Registry(SlicedRegistry, Protocol):
     def counter(self, name: str, tags: Any = None) -> Any: ...
 
     def gauge(self, name: str, fn_or_value: Any = None, tags: Any = None) -> Any: ...
+
+
+def _joined(messages: Iterable[bytes], size: int = STREAM_MESSAGE_BYTES) -> Iterator[bytes]:
+    """Consecutive messages joined into sends of about ``size`` bytes, for a stream transport: a report
+    encoded a slice at a time is thousands of small frames, and a ``send`` per frame would be a system
+    call and a handover of the GIL between the sender thread and the application's each."""
+    group: list[bytes] = []
+    total = 0
+    for message in messages:
+        group.append(message)
+        total += len(message)
+        if total >= size:
+            yield b"".join(group)
+            group, total = [], 0
+    if group:
+        yield b"".join(group)
 
 
 class BatchReporter:
@@ -212,8 +229,9 @@ class BatchReporter:
     def _attempt(self, deadline: float | None) -> bool:
         self._settle()
         while (batch := self._buffer.peek()) is not None:
+            messages = _joined(batch.messages) if self._transport.stream else batch.messages
             try:
-                for message in batch.messages:
+                for message in messages:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
                         raise TimeoutError("stop deadline reached")

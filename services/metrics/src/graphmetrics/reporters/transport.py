@@ -29,7 +29,13 @@ __all__ = ["Transport", "TcpTransport", "UdpTransport", "MemoryTransport"]
 
 
 class Transport(Protocol):
-    """What a reporter sends through. ``send`` raises ``OSError`` on failure."""
+    """What a reporter sends through. ``send`` raises ``OSError`` on failure.
+
+    ``stream`` is True for a byte stream (TCP, TLS), where consecutive messages may be joined into
+    one ``send``; False where each message must stay a unit of its own (UDP datagrams).
+    """
+
+    stream: bool
 
     def send(self, data: bytes, timeout: float | None = None) -> None: ...
 
@@ -46,6 +52,8 @@ def _timeout(configured: float, limit: float | None) -> float:
 
 class TcpTransport:
     """A TCP (or, with ``ssl_context``, TLS) connection to ``host:port``."""
+
+    stream = True
 
     def __init__(
         self,
@@ -139,6 +147,8 @@ class TcpTransport:
 class UdpTransport:
     """UDP datagrams to ``host:port``: nothing is acknowledged, so nothing can be re-sent."""
 
+    stream = False
+
     def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = int(port)
@@ -185,7 +195,9 @@ class MemoryTransport:
     """Keeps what it is sent, and fails or closes on demand: the test double (like Twisted's
     ``StringTransport``) for code that drives a reporter."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream: bool = False) -> None:
+        self.stream = stream
+        """False (the default): every message arrives in ``sent`` as it was encoded."""
         self.sent: list[bytes] = []
         self.failure: OSError | None = None
         """When set, every ``send`` raises it (a dead peer)."""
