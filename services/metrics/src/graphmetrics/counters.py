@@ -63,4 +63,5 @@ class Counter(AtomicCount):
             self._reset_count()
 
     def _fields(self) -> dict[str, int | float]:
-        return {"count": self.get_count()}
+        with self._lock:  # get_count() inlined: a report reads every counter
+            return {"count": self._count_locked()}

@@ -87,6 +87,7 @@ def flatten(
     append = points.append
     rejected = 0
     inf = math.inf
+    nodes: dict[str, str] = {}  # field -> path node, for this call (field_node() once per field name)
     raw: Any
     for key, fields in snapshot.items():
         start = len(points)
@@ -104,7 +105,10 @@ def flatten(
                         continue
                     if value is None:
                         continue
-                path = head + field_node(field) + tags
+                node = nodes.get(field)
+                if node is None:
+                    node = nodes[field] = field_node(field)
+                path = head + node + tags
                 append((path if len(path) <= MAX_KEY_LENGTH else checked_path(path), value))
             if buckets is not None and key in buckets:
                 _bucket_points(prefix, key, buckets[key], points)

@@ -33,6 +33,7 @@ one ``bytes`` is a single C call that holds the GIL for tens of milliseconds."""
 
 _PICKLE_PROTOCOL = 2  # list/tuple/str/int/float only: what carbon's restricted unpickler accepts
 _PICKLE_OVERHEAD = 48  # per point beyond the path's length, measured for protocol 2 (about 40)
+_PICKLE_AT_ONCE = 512  # fewer points are pickled without estimating first (usually one frame)
 _LENGTH = struct.Struct("!L")
 
 
@@ -83,6 +84,8 @@ def pickle_frames(
 ) -> list[bytes]:
     """Length-prefixed pickle frames of ``[(path, (timestamp, value)), ...]``, each <= ``max_frame_bytes``."""
     timestamp = int(timestamp)
+    if len(points) <= _PICKLE_AT_ONCE:  # a report's slice: pickled whole, _frame halves it if too big
+        return _frame(timestamp, points, max_frame_bytes) if points else []
     frames: list[bytes] = []
     start = 0
     estimate = 0
