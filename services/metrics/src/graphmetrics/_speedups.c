@@ -78,6 +78,10 @@ static PyObject *
 pending_record(Pending *self, PyObject *value)
 {
     double x;
+    if (self->fold == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Pending was not initialised");
+        return NULL;
+    }
     if (PyFloat_CheckExact(value)) {
         x = PyFloat_AS_DOUBLE(value);
     }

@@ -105,7 +105,7 @@ class Timer(Metered, DistributionAccessors):
         self._pending: PendingValues | None = (
             sketch._pending if sketch is not None and self._now is perf_counter else None
         )
-        if self._pending is not None and speedups is not None:
+        if speedups is not None and isinstance(self._pending, speedups.Pending):
             self.time = speedups.Stopwatch(self, self._pending, perf_counter, self._scale)
         else:
             self.time = self._time

@@ -9,9 +9,10 @@ variance per batch of values with a two-pass formula, batches combined with Chan
 Cost: ``update`` only appends to the pending values (one C call, atomic under the GIL, so there is
 no lock on the hot path and no update is lost: with the C speedups ``update`` *is* that C call,
 otherwise a small closure around ``array.append``); the writer that
-fills it to ``FOLD_AT`` values moves them into buckets under the lock: it sorts the batch (C) and
-counts it a bucket at a time, one logarithm and one binary search per bucket instead of a
-logarithm and a dict update per value. Readers never fold: they combine a copy of the buckets with
+fills it to ``FOLD_AT`` values moves them into buckets under the lock. In C that is one logarithm
+per value into a counting array; in pure Python it sorts the batch (C) and counts it a bucket at a
+time, one logarithm and one binary search per bucket instead of a logarithm and a dict update per
+value. Readers never fold: they combine a copy of the buckets with
 the pending values. Until its first fold a sketch has all its values, so a histogram with few
 values reports exact percentiles and costs 8 bytes per value.
 """
