@@ -130,14 +130,17 @@ _CACHE_LIMIT = 1 << 18
 
 
 def _path_parts(prefix: str, key: str) -> tuple[str, str]:
+    """``("prefix.name.", ";k=v...")``: the head ends in the dot that comes before a field."""
     name, tags = split_key(key)
     head = sanitize_name(name)
     if prefix:
         head = sanitize_name(prefix) + "." + head
-    return head, _tag_suffix(tags) if tags else ""
+    return head + ".", _tag_suffix(tags) if tags else ""
 
 
-def _parts(prefix: str, key: str) -> tuple[str, str]:
+def series_parts(prefix: str, key: str) -> tuple[str, str]:
+    """``(head, tags)`` such that ``series_path(prefix, key, field) == checked_path(head + field_node(field)
+    + tags)``: for a report's hot loop, which assembles the paths of a metric's fields itself. Cached."""
     parts = _PATH_CACHE.get((prefix, key))
     if parts is None:
         parts = _path_parts(prefix, key)
@@ -162,17 +165,10 @@ def series_path(prefix: str, key: str, field: str | None = None) -> str:
 
     ``key`` is re-checked (not trusted), so even a hand-made key cannot break the wire syntax.
     """
-    head, tags = _parts(prefix, key)
+    head, tags = series_parts(prefix, key)
     if field is None:
-        return _check_length("series path", head + tags)
-    return checked_path(head + "." + field_node(field) + tags)
-
-
-def series_parts(prefix: str, key: str) -> tuple[str, str]:
-    """``(head, tags)`` such that ``series_path(prefix, key, field) == checked_path(head + field_node(field)
-    + tags)``: for a report's hot loop, which assembles the paths of a metric's fields itself."""
-    head, tags = _parts(prefix, key)
-    return head + ".", tags
+        return _check_length("series path", head[:-1] + tags)
+    return checked_path(head + field_node(field) + tags)
 
 
 def field_node(field: str) -> str:
