@@ -167,7 +167,7 @@ def series_path(prefix: str, key: str, field: str | None = None) -> str:
     """
     head, tags = series_parts(prefix, key)
     if field is None:
-        return _check_length("series path", head[:-1] + tags)
+        return checked_path(head[:-1] + tags)
     return checked_path(head + field_node(field) + tags)
 
 
