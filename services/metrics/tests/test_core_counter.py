@@ -38,6 +38,37 @@ def test_counts_are_ints_and_bad_amounts_change_nothing() -> None:
     assert counter.get_count() == 10**30 + 2
 
 
+def test_amounts_by_keyword_and_anything_equal_to_one() -> None:
+    """The C counter and its pure-Python twin take the same arguments (inc(1.0) is inc(), as in pure Python)."""
+    counter = Counter()
+    counter.inc(n=4)
+    counter.dec(n=1)
+    counter.inc(1.0)  # type: ignore[arg-type]
+    counter.inc(True)
+    assert counter.get_count() == 5
+    with pytest.raises(TypeError):
+        counter.inc(amount=2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        counter.inc(1, 2)  # type: ignore[call-arg]
+    assert counter.get_count() == 5
+
+
+def test_totals_past_64_bits_stay_exact_both_ways() -> None:
+    counter = Counter()
+    counter.inc(2**63 - 2)
+    counter.inc()
+    counter.inc()  # past the largest C long long
+    assert counter.get_count() == 2**63
+    counter.dec(2**64)
+    counter.dec()
+    assert counter.get_count() == -(2**63) - 1
+    counter.inc(2**63 + 1)
+    assert counter.get_count() == 0 and type(counter.get_count()) is int
+    counter.clear()
+    counter.inc()
+    assert counter.get_count() == 1
+
+
 def test_four_threads_times_a_million_increments_are_exact() -> None:
     counter = Counter()
     inc = counter.inc

@@ -23,6 +23,7 @@ from core_threads import run_threads
 
 from graphmetrics import MetricsRegistry
 from graphmetrics._native import speedups
+from graphmetrics.counters import Counter
 from graphmetrics.reservoirs import LogBucketSketch
 from graphmetrics.reservoirs.sketch import FOLD_AT, _Buckets
 from graphmetrics.timers import Timer
@@ -41,15 +42,17 @@ def _can_build() -> bool:
 def test_the_speedups_are_in_use_unless_pure_python_is_asked_for() -> None:
     """Where they can be built, `make venv` built them: a build that silently fell back to pure Python
     fails here instead of showing up only as slower benchmarks."""
-    timer, sketch = Timer(), LogBucketSketch()
+    timer, sketch, counter = Timer(), LogBucketSketch(), Counter()
     if PURE:
         assert speedups is None
         assert type(timer.time).__name__ == "method" and type(sketch.update).__name__ == "function"
+        assert type(counter).inc.__qualname__ == "_PyCount.inc"
     elif speedups is None and not _can_build():
         pytest.skip("no C compiler or Python headers on this machine: graphmetrics runs in pure Python")
     else:
         assert speedups is not None, "a C compiler and Python.h are here, but the speedups were not built"
         assert isinstance(timer.time, speedups.Stopwatch) and isinstance(sketch.update, speedups.Pending)
+        assert isinstance(counter, speedups.Count)
 
 
 def test_a_system_clock_context_records_once_and_reports_elapsed() -> None:

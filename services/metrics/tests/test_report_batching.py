@@ -321,8 +321,9 @@ def test_collect_slices_steps_through_the_registry_and_queues_the_batch_at_the_e
 
 @pytest.mark.parametrize("stream", [True, False])
 def test_a_stream_transport_gets_a_sliced_report_in_few_big_sends(stream: bool) -> None:
-    """A report is encoded a slice (16 metrics) at a time; over a stream the frames are joined into sends
+    """A report is encoded ENCODE_AT points at a time; over a stream the frames are joined into sends
     of about STREAM_MESSAGE_BYTES, in order and byte for byte; a datagram transport gets every frame alone."""
+    from graphmetrics.reporters.batching import ENCODE_AT
     from graphmetrics.reporters.wire import STREAM_MESSAGE_BYTES, pickle_frames
 
     clock = ManualClock(T0)
@@ -332,7 +333,7 @@ def test_a_stream_transport_gets_a_sliced_report_in_few_big_sends(stream: bool) 
     transport = MemoryTransport(stream=stream)
     reporter = BatchReporter(registry, transport, pickle_frames, name="carbon", prefix="app.i1", clock=clock)
     batch = reporter.collect(T0)
-    assert len(batch.messages) >= 8000 // 16
+    assert len(batch.messages) >= 8000 // ENCODE_AT
     assert reporter.flush() is True
     assert b"".join(transport.sent) == b"".join(batch.messages)
     if stream:

@@ -1,6 +1,6 @@
-/* Optional C versions of the two hottest paths: recording a histogram value and timing a block.
+/* Optional C versions of the hottest paths: counting, recording a histogram value and timing a block.
  *
- * Everything here has a pure-Python twin (reservoirs/sketch.py, timers.py) with the same behaviour,
+ * Everything here has a pure-Python twin (counters.py, reservoirs/sketch.py, timers.py) with the same behaviour,
  * used when this module is not built or GRAPHMETRICS_PURE_PYTHON is set; the unit tests run both.
  * Only the per-value work lives here: errors are raised by the Python code it is handed, and
  * folding values into buckets, meter ticks and decorating stay in Python.
@@ -586,19 +586,159 @@ static PyTypeObject ContextType = {
     .tp_getset = context_getset,
 };
 
+/* ---- Count: a counter's total, the base of counters.Counter ---------------------------------- */
+
+/* The total is a C long long until an update would overflow it, then a Python int for good: exact
+ * like the pure-Python counter, whatever the amounts. Every method runs without calling back into
+ * Python, so under the GIL an update is atomic: no lock, and a reader never sees half of one. */
+typedef struct {
+    PyObject_HEAD
+    long long small;
+    PyObject *big;  /* NULL while the total fits in small */
+} Count;
+
+static PyObject *one;
+
+static int
+count_add(Count *self, PyObject *amount)
+{
+    if (self->big == NULL) {
+        int overflow;
+        long long n = PyLong_AsLongLongAndOverflow(amount, &overflow), total;
+        if (n == -1 && PyErr_Occurred())
+            return -1;
+        if (!overflow && !__builtin_add_overflow(self->small, n, &total)) {
+            self->small = total;
+            return 0;
+        }
+        if ((self->big = PyLong_FromLongLong(self->small)) == NULL)
+            return -1;
+    }
+    PyObject *total = PyNumber_Add(self->big, amount);
+    if (total == NULL)
+        return -1;
+    Py_SETREF(self->big, total);
+    return 0;
+}
+
+/* The amount of inc(n)/dec(n) as an int: what operator.index() accepts; inc also takes anything == 1. */
+static PyObject *
+count_amount(PyObject *const *args, Py_ssize_t nargs, const char *name, int negate)
+{
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", name, nargs);
+        return NULL;
+    }
+    if (nargs == 0)
+        return negate ? PyLong_FromLong(-1) : Py_NewRef(one);
+    if (!negate && !PyLong_CheckExact(args[0])) {
+        int is_one = PyObject_RichCompareBool(args[0], one, Py_EQ);  /* the pure inc's `n == 1` */
+        if (is_one < 0)
+            return NULL;
+        if (is_one)
+            return Py_NewRef(one);
+    }
+    PyObject *amount = PyNumber_Index(args[0]);
+    if (amount == NULL || !negate)
+        return amount;
+    Py_SETREF(amount, PyNumber_Negative(amount));
+    return amount;
+}
+
+static PyObject *
+count_update(Count *self, PyObject *const *args, size_t nargsf, PyObject *kwnames, const char *name, int negate)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames)) {  /* inc(n=5): the one keyword there is */
+        PyObject *key = PyTuple_GET_ITEM(kwnames, 0);
+        if (nargs || PyTuple_GET_SIZE(kwnames) > 1 || !PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, "n") != 0) {
+            PyErr_Format(PyExc_TypeError, "%s() takes one argument, n", name);
+            return NULL;
+        }
+        nargs = 1;
+    }
+    if (nargs == 0 && !negate && self->big == NULL && self->small < LLONG_MAX) {
+        self->small++;  /* inc(): the hot path */
+        Py_RETURN_NONE;
+    }
+    PyObject *amount = count_amount(args, nargs, name, negate);
+    if (amount == NULL)
+        return NULL;
+    int failed = count_add(self, amount);
+    Py_DECREF(amount);
+    if (failed)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+count_inc(Count *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return count_update(self, args, nargsf, kwnames, "inc", 0);
+}
+
+static PyObject *
+count_dec(Count *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return count_update(self, args, nargsf, kwnames, "dec", 1);
+}
+
+static PyObject *
+count_get(Count *self, PyObject *Py_UNUSED(ignored))
+{
+    return self->big != NULL ? Py_NewRef(self->big) : PyLong_FromLongLong(self->small);
+}
+
+static PyObject *
+count_clear(Count *self, PyObject *Py_UNUSED(ignored))
+{
+    self->small = 0;
+    Py_CLEAR(self->big);
+    Py_RETURN_NONE;
+}
+
+static void
+count_dealloc(Count *self)
+{
+    Py_XDECREF(self->big);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef count_methods[] = {
+    {"inc", (PyCFunction)(void (*)(void))count_inc, METH_FASTCALL | METH_KEYWORDS, "Add n (default 1)."},
+    {"dec", (PyCFunction)(void (*)(void))count_dec, METH_FASTCALL | METH_KEYWORDS, "Subtract n (default 1)."},
+    {"get_count", (PyCFunction)count_get, METH_NOARGS, "The total."},
+    {"clear", (PyCFunction)count_clear, METH_NOARGS, "Back to 0."},
+    {NULL}
+};
+
+static PyTypeObject CountType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "graphmetrics._speedups.Count",
+    .tp_doc = "An exact integer total whose updates are atomic under the GIL (base of counters.Counter).",
+    .tp_basicsize = sizeof(Count),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)count_dealloc,
+    .tp_methods = count_methods,
+};
+
 /* ---- module ----------------------------------------------------------------------------------- */
 
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "graphmetrics._speedups",
-    .m_doc = "C versions of recording a histogram value and timing a block (see timers.py, sketch.py).",
+    .m_doc = "C versions of counting, recording a histogram value and timing a block (counters.py, timers.py, sketch.py).",
     .m_size = -1,
 };
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&PendingType) < 0 || PyType_Ready(&StopwatchType) < 0 || PyType_Ready(&ContextType) < 0)
+    if (PyType_Ready(&PendingType) < 0 || PyType_Ready(&StopwatchType) < 0 || PyType_Ready(&ContextType) < 0
+        || PyType_Ready(&CountType) < 0)
+        return NULL;
+    if ((one = PyLong_FromLong(1)) == NULL)
         return NULL;
     str_next_tick = PyUnicode_InternFromString("_next_tick");
     str_tick = PyUnicode_InternFromString("_tick");
@@ -610,7 +750,8 @@ PyInit__speedups(void)
         return NULL;
     if (PyModule_AddObjectRef(module, "Pending", (PyObject *)&PendingType) < 0
         || PyModule_AddObjectRef(module, "Stopwatch", (PyObject *)&StopwatchType) < 0
-        || PyModule_AddObjectRef(module, "TimerContext", (PyObject *)&ContextType) < 0) {
+        || PyModule_AddObjectRef(module, "TimerContext", (PyObject *)&ContextType) < 0
+        || PyModule_AddObjectRef(module, "Count", (PyObject *)&CountType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

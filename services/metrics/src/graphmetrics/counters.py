@@ -1,8 +1,9 @@
 """Counters: exact under threads, yet as cheap as a plain method call.
 
-``inc()`` advances an ``itertools.count``; its ``__next__`` is one C call, which holds the GIL for
-its whole duration, so concurrent increments are never lost and the hot path takes no lock.
-``self.n += 1`` is a read, an add and a write: that no thread switch falls between them is an
+With the C speedups, a counter's total is a C object (``_speedups.Count``) whose every update is one C
+call holding the GIL: atomic, no lock. In pure Python, ``inc()`` advances an ``itertools.count``; its
+``__next__`` is one C call too, so concurrent increments are never lost and the hot path takes no
+lock. ``self.n += 1`` is a read, an add and a write: that no thread switch falls between them is an
 accident of the interpreter version, not a guarantee. Other amounts go through a lock.
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 import threading
 from itertools import count
 from operator import index
+from typing import TYPE_CHECKING
+
+from graphmetrics._native import speedups
 
 __all__ = ["Counter"]
 
@@ -44,8 +48,8 @@ class AtomicCount:
             return self._count_locked()
 
 
-class Counter(AtomicCount):
-    """An integer that goes up and down: ``inc(n=1)``, ``dec(n=1)``, ``get_count()``, ``clear()``."""
+class _PyCount(AtomicCount):
+    """The pure-Python twin of ``_speedups.Count``: the same methods, the same results."""
 
     __slots__ = ()
 
@@ -62,6 +66,17 @@ class Counter(AtomicCount):
         with self._lock:
             self._reset_count()
 
+
+if TYPE_CHECKING or speedups is None:
+    _Count = _PyCount
+else:
+    _Count = speedups.Count
+
+
+class Counter(_Count):
+    """An integer that goes up and down: ``inc(n=1)``, ``dec(n=1)``, ``get_count()``, ``clear()``."""
+
+    __slots__ = ()
+
     def _fields(self) -> dict[str, int | float]:
-        with self._lock:  # get_count() inlined: a report reads every counter
-            return {"count": self._count_locked()}
+        return {"count": self.get_count()}

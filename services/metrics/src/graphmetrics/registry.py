@@ -50,6 +50,9 @@ class MetricsRegistry:
         self._untagged: dict[str, Metric] = {}  # plain names: looked up directly by the name given
         self._tagged: dict[str, Metric] = {}
         self._aliases: dict[str, Metric] = {}  # raw names that sanitise to a different key
+        self._version = 0
+        """Bumped whenever a metric is registered or the registry cleared: reporters keep what they
+        learnt of its layout (``reporters.layout``) while it stays the same."""
         self.gauge_errors = 0
         """Gauge reads that raised or returned a non-number, left out of snapshots."""
 
@@ -145,6 +148,7 @@ class MetricsRegistry:
             if key in store:
                 raise LookupError(f"metric {key!r} is already registered")
             store[key] = metric
+            self._version += 1
 
     def _get_or_create(
         self, name: str, tags: Mapping[str, str] | None, cls: type[M], factory: Callable[[], M]
@@ -155,6 +159,7 @@ class MetricsRegistry:
             metric = store.get(key)
             if metric is None:
                 metric = store[key] = factory()
+                self._version += 1
             if not isinstance(metric, cls):
                 raise TypeError(f"metric {key!r} is a {_kind(metric)}, not a {_KIND[cls]}")
             if not tags and key != name:
@@ -176,6 +181,7 @@ class MetricsRegistry:
             self._untagged = {}
             self._tagged = {}
             self._aliases = {}
+            self._version += 1
 
     # -- read out ------------------------------------------------------------------------------
 

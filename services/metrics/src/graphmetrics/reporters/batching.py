@@ -29,17 +29,22 @@ from graphmetrics.names import sanitize_name
 from graphmetrics.reporters.backoff import Backoff
 from graphmetrics.reporters.buffer import DEFAULT_MAX_BYTES, Batch, BatchBuffer
 from graphmetrics.reporters.forksafety import reset_after_fork
-from graphmetrics.reporters.points import Point, flatten
-from graphmetrics.reporters.reading import SlicedRegistry, read_slices
+from graphmetrics.reporters.layout import Layout
+from graphmetrics.reporters.points import Point
+from graphmetrics.reporters.reading import SlicedRegistry
 from graphmetrics.reporters.transport import Transport
 from graphmetrics.reporters.wire import STREAM_MESSAGE_BYTES
 
-__all__ = ["BatchReporter", "Encoder", "Registry", "OUTAGE_MINUTES"]
+__all__ = ["BatchReporter", "ENCODE_AT", "Encoder", "Registry", "OUTAGE_MINUTES"]
 
 log = logging.getLogger(__name__)
 
 OUTAGE_MINUTES = 15
 """The carbon outage a reporter's buffer should outlast; a smaller ``max_buffer_bytes`` is warned about."""
+
+ENCODE_AT = 128
+"""Points are encoded in groups of at least this many (the last one of a report excepted), whatever the
+size of the slices they were read in: one encoder call and about one message (frame) per group."""
 
 Encoder = Callable[[int, Sequence[Point]], list[bytes]]
 """``(timestamp, points) -> messages``: one of :mod:`graphmetrics.reporters.wire`'s formats."""
@@ -98,6 +103,7 @@ class BatchReporter:
         self._clock = clock if clock is not None else SYSTEM_CLOCK
         self._backoff = backoff if backoff is not None else Backoff()
         self._buffer = BatchBuffer(max_buffer_bytes)
+        self._layout = Layout(self.prefix)
         self._in_flight: list[Batch] = []
         self._send_lock = threading.Lock()
         self._retry_at = -math.inf
@@ -142,13 +148,18 @@ class BatchReporter:
         """
         timestamp = int(timestamp)
         messages: list[bytes] = []
+        waiting: list[Point] = []
         points = rejected = 0
-        for part, buckets in read_slices(self.registry, self.export_buckets):
-            flat = flatten(part, self.prefix, buckets)
-            messages += self._encode(timestamp, flat.points)
+        for flat in self._layout.report(self.registry, self.export_buckets):
+            waiting += flat.points
             points += len(flat.points)
             rejected += flat.rejected
+            if len(waiting) >= ENCODE_AT:
+                messages += self._encode(timestamp, waiting)
+                waiting = []
             yield
+        if waiting:
+            messages += self._encode(timestamp, waiting)
         if rejected:
             self._rejected_points.inc(rejected)
             log.warning("%s: %d metric value(s) left out of the report (not a number or bad path)",

@@ -25,6 +25,8 @@ Slice = tuple[dict[str, dict[str, int | float]], dict[str, list[tuple[float, int
 class SlicedRegistry(Protocol):
     """The package-internal part of :class:`graphmetrics.registry.MetricsRegistry` read here."""
 
+    _version: int
+
     def _keys(self) -> list[str]: ...
 
     def _lookup(self, key: str) -> Any: ...
@@ -34,13 +36,17 @@ class SlicedRegistry(Protocol):
     def _buckets(self, metric: Any) -> list[tuple[float, int]] | None: ...
 
 
-def read_slices(registry: SlicedRegistry, buckets: bool = False, size: int = SLICE) -> Iterator[Slice]:
+def read_slices(
+    registry: SlicedRegistry, buckets: bool = False, size: int = SLICE, keys: list[str] | None = None
+) -> Iterator[Slice]:
     """The registry's metrics as of the first ``next()``, ``size`` at a time, each read when its slice is.
 
     Together the slices hold what ``registry.snapshot()`` (and ``bucket_snapshot()`` if ``buckets``)
-    would have returned, in the same order, had nothing been added or removed meanwhile.
+    would have returned, in the same order, had nothing been added or removed meanwhile. Given
+    ``keys``, only the metrics of those keys (still registered when read), in that order.
     """
-    keys = registry._keys()
+    if keys is None:
+        keys = registry._keys()
     for start in range(0, len(keys), size):
         part: dict[str, dict[str, int | float]] = {}
         bucket_part: dict[str, list[tuple[float, int]]] | None = {} if buckets else None
