@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from graphmetrics.clock import Clock
 from graphmetrics.registry import MetricsRegistry
 from graphmetrics.reporters.jsonsnapshot import snapshot_json
 
@@ -37,28 +35,22 @@ _READ_METHODS = (b"GET", b"HEAD")
 _SHOWN_PATH_BYTES = 80
 
 
-class _PerfCounter:
-    """The default clock for request durations: monotonic and sub-microsecond, unlike ``time.time()``."""
-
-    __slots__ = ()
-
-    def time(self) -> float:
-        return time.perf_counter()
-
-
 def _error(status: int, detail: str) -> tuple[int, bytes, bytes]:
     return status, _JSON, json.dumps({"status": status, "error": detail}).encode("ascii")
 
 
 class HelloWorldResource(Resource):
-    """The whole URL space of the service (a leaf: Twisted does no child lookup per request)."""
+    """The whole URL space of the service (a leaf: Twisted does no child lookup per request).
+
+    Requests are timed on the registry's clock: ``time.perf_counter`` by default, a test's clock if the
+    registry was given one.
+    """
 
     isLeaf = True
 
-    def __init__(self, registry: MetricsRegistry, clock: Clock | None = None) -> None:
+    def __init__(self, registry: MetricsRegistry) -> None:
         super().__init__()
         self._registry = registry
-        self._clock: Clock = clock if clock is not None else _PerfCounter()
         self._hello_called = registry.counter("hello_called")
         self._requests = registry.timer("requests")
         self._world_size = registry.histogram(WORLD_SIZE)
@@ -71,9 +63,10 @@ class HelloWorldResource(Resource):
         if path in EXCLUDED_PATHS:
             status, content_type, body = self._unaccounted(path)
         else:
-            started = self._clock.time()
+            timing = self._requests.time()  # with the C speedups, one C object start to stop
             status, content_type, body = self._answer(request, path)
-            self._account(status, self._clock.time() - started)
+            timing.stop()
+            self._account(status)
         if status != 200:  # Twisted's default
             request.setResponseCode(status)
         request.setHeader(b"content-type", content_type)
@@ -111,9 +104,8 @@ class HelloWorldResource(Resource):
             log.exception("bug: unexpected error answering %r", request)
             return _error(500, "internal error")
 
-    def _account(self, status: int, seconds: float) -> None:
+    def _account(self, status: int) -> None:
         self._hello_called.inc()
-        self._requests.update(seconds)
         counter = self._responses.get(status)
         if counter is None:
             counter = self._responses[status] = self._registry.counter(f"responses.{status}")
