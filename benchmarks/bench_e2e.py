@@ -1,21 +1,26 @@
 """End-to-end benchmark: plain vs instrumented HelloWorld under ``wrk``, and p99 while a big report flushes.
 
-Each server runs pinned to one core (``taskset``), ``wrk`` and the carbon sink on the other, all on
-127.0.0.1. Runs are interleaved over several rounds (plain, instrumented, flushing, ...) so that slow drift
-of the machine hits every variant alike; the table shows the median over rounds. Variants:
+Every server runs for the whole benchmark, pinned to one core (``taskset``); ``wrk`` and the carbon sink
+run on the other, all on 127.0.0.1. Only the server being measured runs: the others are stopped
+(SIGSTOP) meanwhile, so no server's background work (reports, probes) lands in another's numbers, and
+no run pays for a server's start. Runs go in rounds, each round through every variant, forwards in even
+rounds and backwards in odd ones, so that the machine's drift hits each variant alike; variants that are
+compared with each other are compared round by round (paired), and the table shows the median over
+rounds. Variants:
 
 - ``plain``: the uninstrumented twisted.web HelloWorld (benchmarks/e2e/plain_server.py);
 - ``instrumented``: ``python3 -m helloworld`` reporting every second by pickle to a local discard sink;
-- ``instrumented + 50k flush``: the same with 50,000 extra metrics in its registry, so a 50,000-metric report
-  is flushed every second while ``wrk`` runs (benchmarks/e2e/flush_server.py);
 - ``instrumented, /?world_size=N``: the histogram path (an update and a JSON snapshot per request);
-- ``paced``: the instrumented server without and with the 50,000-metric flush (every 1 s, every 10 s,
-  and, as the control, never during the run), under a steady load well below saturation (benchmarks/e2e/paced.lua: every connection waits ``PACE_MS`` after each answer), so
-  that p99 is the service's own latency rather than the queue's, which is where a report being collected
-  would show.
+- ``50k metrics``: the instrumented service with 50,000 extra counters in its registry
+  (benchmarks/e2e/flush_server.py), reporting them every second, every 10 s (the stack's interval), or
+  never during the run (the control: the same process without a report);
+- ``paced``: the same servers under a steady load well below saturation (benchmarks/e2e/paced.lua:
+  every connection waits 0-2x ``PACE_MS`` after each answer), so that p99 is the service's own latency
+  rather than the queue's, which is where a report being collected would show.
 
-Usage: ``python benchmarks/bench_e2e.py [--quick] [--no-write]``; results go to docs/benchmarks.md between
-the bench-e2e markers (nothing else in that file is touched). Bounded: about 2.5 minutes, 20 s with --quick.
+Usage: ``python benchmarks/bench_e2e.py [--quick] [--rounds N] [--no-write]``; results go to
+docs/benchmarks.md between the bench-e2e markers (nothing else in that file is touched). Bounded: about
+8 minutes with the default 8 rounds, 1.5 minutes with --quick.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import os
 import platform
 import re
@@ -35,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,21 +52,29 @@ START, END = "<!-- bench-e2e:start -->", "<!-- bench-e2e:end -->"
 SERVER_CPU, LOAD_CPU = "1", "0"
 FILLER_METRICS = 50_000
 PACED_CONNECTIONS, PACE_MS = 16, 10  # about 1,500 requests/s: a fifth of what one core serves
-PACED_SECONDS = 10  # one whole report interval of the stack: exactly one 10 s report falls in each run
+PACED_SECONDS = 6
+STACK_INTERVAL = 10  # the run of the variant reporting at the stack's interval: exactly one report falls in it
+SATURATED_SECONDS, WARMUP_SECONDS = 4, 1
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+@dataclass(frozen=True)
+class Server:
+    """How to start one of the benchmark's servers."""
+
+    command: list[str]
+    env: dict[str, str]
 
 
 @dataclass(frozen=True)
 class Variant:
     name: str
-    command: list[str]
-    env: dict[str, str]
+    server: str
+    """The key of its server in :func:`servers`."""
     script: str | None = None
-    flushes: bool = False
-    connections: int | None = None
-    """wrk connections, if not ``--connections`` (the paced variants)."""
+    paced: bool = False
     seconds: int | None = None
-    """Measured seconds, if not the round's (paced: one whole 10 s report interval)."""
+    """Measured seconds, if not the default of its kind (saturated or paced)."""
 
 
 @dataclass
@@ -73,8 +86,6 @@ class Result:
     sink_bytes: int
     cpu_us: float
     """Server CPU time (user + system) per request served: robust to other load on a shared machine."""
-    lag_max_ms: float
-    """The service's own ``runtime.reactor_lag.max`` at the end of the run (NaN for the plain server)."""
 
 
 class DiscardSink:
@@ -101,8 +112,49 @@ class DiscardSink:
                 with self._lock:
                     self.bytes += len(chunk)
 
+    def settle(self, quiet: float = 1.0) -> None:
+        """Wait until nothing has arrived for ``quiet`` seconds."""
+        while True:
+            before = self.bytes
+            time.sleep(quiet)
+            if self.bytes == before:
+                return
+
     def close(self) -> None:
         self._server.close()
+
+
+class Running:
+    """A server process for the whole benchmark, stopped (SIGSTOP) whenever another one is measured."""
+
+    def __init__(self, name: str, server: Server, sink: DiscardSink) -> None:
+        self.name = name
+        self.port = free_port()
+        env = {**os.environ, **server.env, "LISTEN_PORT": str(self.port), "CARBON_PORT": str(sink.port)}
+        command = ["taskset", "-c", SERVER_CPU, sys.executable, *server.command]
+        if server.command[0].endswith(".py"):
+            command.append(str(self.port))
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_until_serving(self.port, self.process)
+        self.pause()
+
+    def pause(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        self.resume()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        stderr = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+        if self.process.returncode not in (0, -signal.SIGTERM):
+            print(f"  ! {self.name} exited with {self.process.returncode}:\n{stderr[-2000:]}", file=sys.stderr)
 
 
 def free_port() -> int:
@@ -111,7 +163,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until_serving(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_until_serving(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -125,19 +177,6 @@ def wait_until_serving(port: int, process: subprocess.Popen[bytes], timeout: flo
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"server on port {port} not serving after {timeout:g} s")
-
-
-def reactor_lag_max(port: int) -> float:
-    """``runtime.reactor_lag.max`` from the service's ``/metrics``: its own account of its worst stall."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("GET", "/metrics")
-        metrics = json.loads(connection.getresponse().read())["metrics"]
-        return float(metrics["runtime.reactor_lag"]["max"])
-    except (ValueError, KeyError, TypeError):  # the plain server has no /metrics
-        return math.nan
-    finally:
-        connection.close()
 
 
 def to_ms(text: str) -> float:
@@ -171,54 +210,51 @@ def wrk(port: int, seconds: int, connections: int, script: str | None) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True, timeout=seconds + 30, env=env).stdout
 
 
-def measure(variant: Variant, sink: DiscardSink, seconds: int, warmup: int, connections: int) -> Result:
-    connections = variant.connections or connections
-    seconds = variant.seconds or seconds
-    port = free_port()
-    env = {**os.environ, **variant.env, "LISTEN_PORT": str(port), "CARBON_PORT": str(sink.port)}
-    command = ["taskset", "-c", SERVER_CPU, sys.executable, *variant.command]
-    if variant.command[0].endswith(".py"):
-        command.append(str(port))
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def measure(variant: Variant, server: Running, sink: DiscardSink, args: argparse.Namespace) -> Result:
+    connections = PACED_CONNECTIONS if variant.paced else args.connections
+    seconds = variant.seconds or (PACED_SECONDS if variant.paced else args.seconds)
+    server.resume()
     try:
-        wait_until_serving(port, process)
-        wrk(port, warmup, connections, variant.script)
-        before, cpu_before = sink.bytes, cpu_seconds(process.pid)
-        rps, p50, p99, errors, requests = parse_wrk(wrk(port, seconds, connections, variant.script))
-        cpu_us = (cpu_seconds(process.pid) - cpu_before) / max(requests, 1) * 1e6
-        return Result(rps, p50, p99, errors, sink.bytes - before, cpu_us, reactor_lag_max(port))
+        wrk(server.port, WARMUP_SECONDS, connections, variant.script)
+        before, cpu_before = sink.bytes, cpu_seconds(server.process.pid)
+        rps, p50, p99, errors, requests = parse_wrk(wrk(server.port, seconds, connections, variant.script))
+        cpu_us = (cpu_seconds(server.process.pid) - cpu_before) / max(requests, 1) * 1e6
+        return Result(rps, p50, p99, errors, sink.bytes - before, cpu_us)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-        if process.returncode not in (0, -signal.SIGTERM):
-            print(f"  ! {variant.name} exited with {process.returncode}:\n{stderr[-2000:]}", file=sys.stderr)
+        server.pause()
+
+
+def servers() -> dict[str, Server]:
+    service = {"CARBON_HOST": "127.0.0.1", "CARBON_PROTOCOL": "pickle", "REPORT_INTERVAL": "1",
+               "INSTANCE": "bench", "LOG_LEVEL": "WARNING"}
+    filler = [str(E2E / "flush_server.py")]
+    flush = {**service, "FILLER_METRICS": str(FILLER_METRICS)}
+    return {
+        "plain": Server([str(E2E / "plain_server.py")], {}),
+        "instrumented": Server(["-m", "helloworld"], service),
+        "flush 1 s": Server(filler, flush),
+        "flush 10 s": Server(filler, {**flush, "REPORT_INTERVAL": "10"}),
+        "no report": Server(filler, {**flush, "REPORT_INTERVAL": "3600"}),
+    }
+
+
+K = f"{FILLER_METRICS // 1000}k"
+PLAIN, INSTRUMENTED, FLUSH, QUIET = "plain", "instrumented", f"{K} metrics, report every 1 s", f"{K} metrics, no report"
+PACED = "paced: "
+PACED_FLUSH_10 = f"{PACED}{K} metrics, report every 10 s (the stack's interval)"
 
 
 def variants() -> list[Variant]:
-    service = {"CARBON_HOST": "127.0.0.1", "CARBON_PROTOCOL": "pickle", "REPORT_INTERVAL": "1",
-               "INSTANCE": "bench", "LOG_LEVEL": "WARNING"}
-    flush = {**service, "FILLER_METRICS": str(FILLER_METRICS)}
-    flushing = f"instrumented + {FILLER_METRICS // 1000}k-metric flush every 1 s"
     return [
-        Variant("plain", [str(E2E / "plain_server.py")], {}),
-        Variant("instrumented", ["-m", "helloworld"], service),
-        Variant(flushing, [str(E2E / "flush_server.py")], flush, flushes=True),
-        Variant("instrumented, GET /?world_size=N", ["-m", "helloworld"], service, script="world_size.lua"),
-        Variant("paced: instrumented", ["-m", "helloworld"], service, script="paced.lua",
-                connections=PACED_CONNECTIONS, seconds=PACED_SECONDS),
-        Variant(f"paced: {flushing}", [str(E2E / "flush_server.py")], flush, script="paced.lua", flushes=True,
-                connections=PACED_CONNECTIONS, seconds=PACED_SECONDS),
-        Variant(f"paced: instrumented + {FILLER_METRICS // 1000}k-metric flush every 10 s (the stack's interval)",
-                [str(E2E / "flush_server.py")], {**flush, "REPORT_INTERVAL": "10"}, script="paced.lua",
-                flushes=True, connections=PACED_CONNECTIONS, seconds=PACED_SECONDS),
-        Variant(f"paced: instrumented + {FILLER_METRICS // 1000}k metrics, no report during the run",
-                [str(E2E / "flush_server.py")], {**flush, "REPORT_INTERVAL": "3600"}, script="paced.lua",
-                connections=PACED_CONNECTIONS, seconds=PACED_SECONDS),
+        Variant(PLAIN, "plain"),
+        Variant(INSTRUMENTED, "instrumented"),
+        Variant("instrumented, GET /?world_size=N", "instrumented", script="world_size.lua"),
+        Variant(FLUSH, "flush 1 s"),
+        Variant(QUIET, "no report"),
+        Variant(PACED + INSTRUMENTED, "instrumented", script="paced.lua", paced=True),
+        Variant(PACED + FLUSH, "flush 1 s", script="paced.lua", paced=True),
+        Variant(PACED_FLUSH_10, "flush 10 s", script="paced.lua", paced=True, seconds=STACK_INTERVAL),
+        Variant(PACED + QUIET, "no report", script="paced.lua", paced=True),
     ]
 
 
@@ -234,32 +270,55 @@ def cpu_model() -> str:
 
 def summarise(runs: list[Result]) -> tuple[Result, Result]:
     """Median and best (highest req/s, lowest latency and CPU) over rounds: interference only makes runs worse."""
-    fields = ("rps", "p50_ms", "p99_ms", "errors", "sink_bytes", "cpu_us", "lag_max_ms")
+    fields = ("rps", "p50_ms", "p99_ms", "errors", "sink_bytes", "cpu_us")
     median = Result(*(statistics.median(getattr(run, f) for run in runs) for f in fields))
     best = Result(max(r.rps for r in runs), *(min(getattr(r, f) for r in runs) for f in fields[1:]))
     return median, best
+
+
+def spread(values: list[float]) -> float:
+    """The round-to-round noise of one variant: 1.4826 x the median absolute deviation (a robust sigma)."""
+    middle = statistics.median(values)
+    return 1.4826 * statistics.median(abs(value - middle) for value in values)
+
+
+def paired(results: dict[str, list[Result]], variant: str, control: str, read: Callable[[Result], float],
+           combine: Callable[[float, float], float]) -> tuple[float, float, float]:
+    """``combine(variant, control)`` round by round: median, lowest, highest."""
+    values = [combine(read(a), read(b)) for a, b in zip(results[variant], results[control])]
+    return statistics.median(values), min(values), max(values)
+
+
+def p99_verdict(results: dict[str, list[Result]], variant: str, control: str) -> str:
+    p99 = [r.p99_ms for r in results[variant]]
+    base = [r.p99_ms for r in results[control]]
+    diff, low, high = paired(results, variant, control, lambda r: r.p99_ms, lambda a, b: a - b)
+    noise = spread(base)
+    within = "**within noise**" if abs(diff) <= noise else "**above noise**" if diff > 0 else "below (noise)"
+    return (f"p99 **{statistics.median(p99):.2f} ms** vs **{statistics.median(base):.2f} ms**; paired "
+            f"difference {diff:+.2f} ms (rounds {low:+.2f} to {high:+.2f}) against the control's own "
+            f"round-to-round noise of ±{noise:.2f} ms: {within}")
 
 
 def report(results: dict[str, list[Result]], handler_us: dict[str, float], args: argparse.Namespace,
            elapsed: float) -> str:
     import twisted
 
-    names = list(results)
     summary = {name: summarise(runs) for name, runs in results.items()}
-    (plain, plain_best), (instrumented, instrumented_best), (flushing, flushing_best) = (
-        summary[name] for name in names[:3])
-    (paced, paced_best), (paced_flushing, paced_flushing_best), (paced_ten, paced_ten_best), (quiet, quiet_best) = (
-        summary[name] for name in names[4:8])
     rows = ["| variant | req/s median (best) | p50 ms | p99 ms median (best) | server CPU µs/req median (best) "
-            "| reactor lag max ms | errors | sent to sink per run |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name in names:
-        m, b = summary[name]
-        rows.append(f"| {name} | {m.rps:,.0f} ({b.rps:,.0f}) | {m.p50_ms:.2f} | {m.p99_ms:.1f} ({b.p99_ms:.1f}) "
-                    f"| {m.cpu_us:.0f} ({b.cpu_us:.0f}) | {'-' if math.isnan(m.lag_max_ms) else f'{m.lag_max_ms:.0f}'} "
-                    f"| {m.errors:.0f} | {m.sink_bytes / 1e6:.2f} MB |")
+            "| errors | sent to sink per run |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, (m, b) in summary.items():
+        rows.append(f"| {name} | {m.rps:,.0f} ({b.rps:,.0f}) | {m.p50_ms:.2f} | {m.p99_ms:.2f} ({b.p99_ms:.2f}) "
+                    f"| {m.cpu_us:.0f} ({b.cpu_us:.0f}) | {m.errors:.0f} | {m.sink_bytes / 1e6:.2f} MB |")
+    ratio = lambda a, b: a / b  # noqa: E731
+    rps, rps_low, rps_high = paired(results, INSTRUMENTED, PLAIN, lambda r: r.rps, ratio)
+    cpu, cpu_low, cpu_high = paired(results, PLAIN, INSTRUMENTED, lambda r: r.cpu_us, ratio)
+    flush_rps = paired(results, FLUSH, QUIET, lambda r: r.rps, ratio)[0]
+    quiet = summary[QUIET][0]
     added_us = handler_us["instrumented"] - handler_us["plain"]
-    predicted = plain_best.cpu_us / (plain_best.cpu_us + max(added_us, 0.0))
+    plain_cpu = summary[PLAIN][1].cpu_us
+    predicted = plain_cpu / (plain_cpu + max(added_us, 0.0))
     in_process = ["| handler, in memory | CPU µs/request (best batch) | vs plain |", "| --- | ---: | ---: |"]
     for name, micros in handler_us.items():
         in_process.append(f"| {name} | {micros:.1f} | {micros / handler_us['plain']:.2f}x |")
@@ -268,53 +327,49 @@ def report(results: dict[str, list[Result]], handler_us: dict[str, float], args:
         "## End to end: plain vs instrumented HelloWorld (`make bench-e2e`)",
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on {cpu_model()} ({os.cpu_count()} cores, shared with other "
-        f"work), Python {platform.python_version()}, Twisted {twisted.__version__}. wrk: 1 thread, "
-        f"{args.connections} connections, on core {LOAD_CPU}; server pinned to core {SERVER_CPU}; {args.rounds} "
-        f"interleaved round(s) of {args.seconds} s (+{args.warmup} s warm-up) per variant"
-        f"{' (--quick: indicative only)' if args.quick else ''}. Whole run: {elapsed:.0f} s; 1-minute load "
-        f"average {args.load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2.0 means both cores busy).",
+        f"work), Python {platform.python_version()}, Twisted {twisted.__version__}. wrk: 1 thread, on core "
+        f"{LOAD_CPU}; every server pinned to core {SERVER_CPU}, running for the whole benchmark and stopped "
+        f"(SIGSTOP) while another is measured. {args.rounds} round(s), variants forwards and backwards in turn; "
+        f"saturated runs: {args.connections} connections, {args.seconds} s; paced runs: {PACED_CONNECTIONS} "
+        f"connections each pausing 0-{2 * PACE_MS} ms after every answer, {PACED_SECONDS} s ({STACK_INTERVAL} s for "
+        "the variant reporting every 10 s); each after "
+        f"{WARMUP_SECONDS} s of warm-up{' (--quick: indicative only)' if args.quick else ''}. Whole run: "
+        f"{elapsed:.0f} s; 1-minute load average {args.load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+        "(2.0 means both cores busy).",
         "",
         *rows,
         "",
-        f"- Instrumented vs plain, requests/s: **{instrumented.rps / plain.rps:.1%}** by medians, "
-        f"{instrumented_best.rps / plain_best.rps:.1%} best against best; by server CPU per request: "
-        f"**{plain.cpu_us / instrumented.cpu_us:.1%}** (medians), {plain_best.cpu_us / instrumented_best.cpu_us:.1%} "
-        "(best). Goal: at least 97%.",
-        f"- p99 while a {FILLER_METRICS:,}-metric report is flushed every second: **{flushing.p99_ms:.1f} ms** "
-        f"median ({flushing_best.p99_ms:.1f} best) vs {instrumented.p99_ms:.1f} ms ({instrumented_best.p99_ms:.1f}) "
-        f"without; throughput {flushing.rps / instrumented.rps:.1%} of instrumented (at saturation every "
-        "CPU cycle a report takes is taken from requests, so closed-loop latency, connections / throughput, "
-        "rises with it).",
-        f"- **p99 at a steady {paced.rps:,.0f} req/s** ({PACED_CONNECTIONS} connections, each pausing 0-{2 * PACE_MS} ms "
-        f"after every answer; {PACED_SECONDS} s runs): without the filler metrics **{paced.p99_ms:.2f} ms** median "
-        f"({paced_best.p99_ms:.2f} best); with a {FILLER_METRICS:,}-metric report every 10 s, as in the stack "
-        f"(one falls in each run), **{paced_ten.p99_ms:.2f} ms** ({paced_ten_best.p99_ms:.2f}); with one every second "
-        f"**{paced_flushing.p99_ms:.2f} ms** ({paced_flushing_best.p99_ms:.2f}). p50: {paced.p50_ms:.2f}, "
-        f"{paced_ten.p50_ms:.2f} and {paced_flushing.p50_ms:.2f} ms; server CPU per request {paced.cpu_us:.0f}, "
-        f"{paced_ten.cpu_us:.0f} and {paced_flushing.cpu_us:.0f} µs. The control for the flushes is the same "
-        f"process with its {FILLER_METRICS:,} metrics and no report during the run: p99 **{quiet.p99_ms:.2f} ms** "
-        f"({quiet_best.p99_ms:.2f}), p50 {quiet.p50_ms:.2f} ms. Goal: p99 unchanged (within noise) while "
-        "a 50,000-metric report is being flushed.",
-        "- The 50,000-metric variants collect each report on the server's one core, on the reactor thread in "
-        "turns of about 0.25 ms between requests (up to 1 ms when the reactor is saturated; docs/reporting.md). "
-        "The CPU the reports take shows in their server CPU per request (spread over the requests of each "
-        "second); what the slicing is for is latency: the paced rows' p50 and p99, and the reactor lag.",
-        "- 'reactor lag max' is the service's own `runtime.reactor_lag.max` (read from `/metrics` after the run): "
-        "the longest the reactor was late for a call scheduled every 0.5 s, i.e. its worst stall.",
+        f"- **Instrumented vs plain throughput: {rps:.1%}** (median of the rounds' paired ratios; rounds "
+        f"{rps_low:.1%} to {rps_high:.1%}); by server CPU per request {cpu:.1%} ({cpu_low:.1%} to "
+        f"{cpu_high:.1%}). Goal: at least 97%.",
+        f"- **p99 while a {FILLER_METRICS:,}-metric report is flushed**, against the same process with no "
+        "report during the run (the control), round by round:",
+        f"  - at a steady load ({summary[PACED + QUIET][0].rps:,.0f} req/s), a report every 10 s as in the "
+        f"stack (one falls in each run): {p99_verdict(results, PACED_FLUSH_10, PACED + QUIET)};",
+        f"  - the same, a report every second: {p99_verdict(results, PACED + FLUSH, PACED + QUIET)};",
+        f"  - at saturation, a report every second: {p99_verdict(results, FLUSH, QUIET)}; throughput "
+        f"{flush_rps:.1%} of the control's. At saturation every CPU cycle a report takes is taken from "
+        "requests, so closed-loop latency (connections / throughput) rises with its cost.",
+        "  - Goal: p99 unchanged (within noise) while a 50,000-metric report is being flushed. 'Noise' is the "
+        "control's own spread over the rounds (1.4826 x its median absolute deviation, a robust sigma).",
+        f"- The server with {FILLER_METRICS:,} metrics and no report serves {quiet.rps:,.0f} req/s at "
+        f"{quiet.cpu_us:.0f} µs per request: holding the metrics costs the requests nothing; reporting them "
+        "costs the CPU of the report, which shows in the flushing rows' CPU per request.",
         "- The instrumented variants report by pickle every 1 s (10x the stack's rate; the one marked 10 s at "
-        "the stack's) to a local discard sink; "
-        "'sent to sink' shows the reports really went out during the measured window.",
-        "- Latency under `wrk` is measured at saturation (closed loop), so p50/p99 mostly reflect queueing over "
-        "the connections; compare variants with each other, not with the stack's latency. On a machine shared "
-        "with other work the wall-clock figures swing by tens of percent between rounds; CPU per request and "
-        "the in-memory figures below are the steadier ones.",
+        "the stack's) to a local discard sink; 'sent to sink' shows the reports really went out during the "
+        "measured window. They collect each report on the reactor thread, in turns of about 0.25 ms between "
+        "requests (up to 1 ms when the reactor is saturated; docs/reporting.md).",
+        "- Saturated latency under `wrk` is queueing over the connections; compare variants with each other, "
+        "not with the stack's latency. On this shared machine wall-clock figures swing by tens of percent "
+        "between rounds, which is why variants are compared round by round; CPU per request and the "
+        "in-memory figures below are the steadier ones.",
         "",
         "The request handler alone, without sockets (benchmarks/e2e/inprocess.py: raw requests through Twisted's "
         "HTTP parser and the resource on a keep-alive in-memory connection, best of alternating batches):",
         "",
         *in_process,
         "",
-        f"- Instrumentation adds **{added_us:.1f} µs** of CPU per request in memory; against the {plain_best.cpu_us:.0f} µs "
+        f"- Instrumentation adds **{added_us:.1f} µs** of CPU per request in memory; against the {plain_cpu:.0f} µs "
         f"a plain request costs with real sockets (best round above) that predicts **{predicted:.1%}** of plain "
         "throughput for a server-bound process.",
         END,
@@ -329,12 +384,15 @@ def write_section(section: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one short round (about 20 s)")
+    parser.add_argument("--quick", action="store_true", help="one short round (about 1.5 minutes)")
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--no-write", action="store_true", help="print the section, do not edit docs/")
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
-    args.rounds, args.seconds, args.warmup = (1, 3, 1) if args.quick else (4, 6, 2)
-    args.batches = ("3", "1000") if args.quick else ("12", "2000")
+    args.seconds = SATURATED_SECONDS
+    if args.quick:
+        args.rounds = 1
+    args.batches = ("3", "1000") if args.quick else ("40", "2000")
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             print(f"bench-e2e: {tool} is not installed (apt-get install {'wrk' if tool == 'wrk' else 'util-linux'})",
@@ -344,22 +402,31 @@ def main() -> int:
         print("bench-e2e: needs 2 cores (server and load generator on separate cores)", file=sys.stderr)
         return 2
     args.load_before = os.getloadavg()[0]
+    os.sched_setaffinity(0, {int(LOAD_CPU)})  # the sink's threads stay off the servers' core
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # killed: still stop the (stopped) servers
     sink = DiscardSink()
     results: dict[str, list[Result]] = {variant.name: [] for variant in variants()}
     started = time.monotonic()
+    running: dict[str, Running] = {}
     try:
-        for round_number in range(1, args.rounds + 1):
-            for variant in variants():
-                result = measure(variant, sink, args.seconds, args.warmup, args.connections)
+        for key, how in servers().items():
+            running[key] = Running(key, how, sink)
+        sink.settle()  # reports sent while the servers started are not counted in the first runs
+        for round_number in range(args.rounds):
+            order = variants() if round_number % 2 == 0 else variants()[::-1]
+            for variant in order:
+                result = measure(variant, running[variant.server], sink, args)
                 results[variant.name].append(result)
-                print(f"round {round_number} {variant.name:45s} {result.rps:9,.0f} req/s  p50 {result.p50_ms:6.2f} "
+                print(f"round {round_number + 1} {variant.name:52s} {result.rps:9,.0f} req/s  p50 {result.p50_ms:6.2f} "
                       f"ms  p99 {result.p99_ms:6.2f} ms  cpu {result.cpu_us:5.0f} us/req  errors {result.errors}  "
-                      f"lag max {result.lag_max_ms:.0f} ms  sink {result.sink_bytes / 1e6:.2f} MB", flush=True)
+                      f"sink {result.sink_bytes / 1e6:.2f} MB", flush=True)
     finally:
+        for process in running.values():
+            process.stop()
         sink.close()
     handler_us = json.loads(subprocess.run(
         ["taskset", "-c", SERVER_CPU, sys.executable, str(E2E / "inprocess.py"), *args.batches],
-        check=True, capture_output=True, text=True, timeout=120,
+        check=True, capture_output=True, text=True, timeout=300,
     ).stdout)
     section = report(results, handler_us, args, time.monotonic() - started)
     print("\n" + section)

@@ -42,6 +42,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from docsection import replace_section
 
+import graphmetrics.counters as counters_module
 import graphmetrics.reservoirs.sketch as sketch_module
 import graphmetrics.timers as timers_module
 from graphmetrics import (
@@ -126,6 +127,7 @@ def operation_cases(number: int) -> dict[str, dict[str, Callable[[], float]]]:
     ours.counter("by.name")
     with pure_python():
         pure_histogram, pure_timer = ours.histogram("pure.h"), ours.timer("pure.t")
+    pure_counter = counters_module._PyCount()  # a Counter's base, as without the speedups
 
     pyf = pyformance.MetricsRegistry()
     pyf_counter, pyf_meter, pyf_hist, pyf_timer = pyf.counter("c"), pyf.meter("m"), pyf.histogram("h"), pyf.timer("t")
@@ -145,6 +147,7 @@ def operation_cases(number: int) -> dict[str, dict[str, Callable[[], float]]]:
         "meter": meter,
         "timer": timer,
         "pure_timer": pure_timer,
+        "pure_counter": pure_counter,
         "registry": ours,
         "pyf": pyf,
         "pyf_counter": pyf_counter,
@@ -159,6 +162,7 @@ def operation_cases(number: int) -> dict[str, dict[str, Callable[[], float]]]:
         "floor: bare `self.n += 1` method call": {"graphmetrics": _per_call("floor.inc()", ns, number)},
         "counter inc (pre-fetched)": {
             "graphmetrics": _per_call("counter.inc()", ns, number),
+            PURE: _per_call("pure_counter.inc()", ns, number),
             "pyformance": _per_call("pyf_counter.inc()", ns, number),
             "prometheus_client": _per_call("prom_counter.inc()", ns, number),
             "OpenTelemetry SDK": _per_call("otel_counter.add(1)", ns, number),
