@@ -43,6 +43,7 @@ from graphmetrics.registry import MetricsRegistry  # noqa: E402
 from graphmetrics.reporters.batching import BatchReporter  # noqa: E402
 from graphmetrics.reporters.carbon import CarbonReporter  # noqa: E402
 from graphmetrics.reporters.points import flatten  # noqa: E402
+from graphmetrics.reporters.layout import COUNTER_SLICE  # noqa: E402
 from graphmetrics.reporters.reading import SLICE  # noqa: E402
 from graphmetrics.reporters.transport import MemoryTransport  # noqa: E402
 from graphmetrics.reporters.wire import pickle_frames  # noqa: E402
@@ -335,7 +336,8 @@ def table(
         "and the garbage collector). That is what collecting holds the reactor for; the heartbeat gaps add "
         "what the machine does besides.",
         "",
-        f"The TwistedRunner collects on the reactor thread, a slice of {SLICE} metrics at a time, at most "
+        f"The TwistedRunner collects on the reactor thread, a slice at a time ({SLICE} metrics, or {COUNTER_SLICE} "
+        "plain counters through the reporter's layout memo), at most "
         f"`slice_budget` ({SLICE_BUDGET * 1000:g} ms) of slices per reactor turn, so the reactor serves its other work between "
         "slices; a slice builds nothing bigger than itself, so a report leaves little to the garbage "
         "collector. Collecting on another thread instead (the ThreadRunner row) holds the GIL for the whole "
