@@ -21,7 +21,7 @@ the throughput ratio with the drift taken out. Variants:
 
 Usage: ``python benchmarks/bench_e2e.py [--quick] [--rounds N] [--no-write]``; results go to
 docs/benchmarks.md between the bench-e2e markers (nothing else in that file is touched). Bounded: about
-8 minutes with the default 8 rounds, 1.5 minutes with --quick.
+10 minutes with the default 8 rounds, 1.5 minutes with --quick.
 """
 
 from __future__ import annotations
