@@ -53,8 +53,8 @@ class Layout:
     def report(self, registry: SlicedRegistry, buckets: bool = False) -> Iterator[Flattened]:
         """One report's points, a slice at a time; the same points ``flatten(registry.snapshot())`` has.
 
-        Like :func:`~graphmetrics.reporters.reading.read_slices`, a report covers the metrics registered
-        when it starts, each read when its slice is; one removed meanwhile is left out.
+        As in :mod:`~graphmetrics.reporters.reading`, a report covers the metrics registered when it
+        starts, each read when its slice is; one removed meanwhile is left out.
         """
         version = registry._version
         known = self._known
@@ -68,7 +68,7 @@ class Layout:
                 yield from self._general(registry, segment, buckets)
 
     def _general(self, registry: SlicedRegistry, keys: list[str], buckets: bool) -> Iterator[Flattened]:
-        for part, bucket_part in read_slices(registry, buckets, keys=keys):
+        for part, bucket_part in read_slices(registry, keys, buckets):
             yield flatten(part, self.prefix, bucket_part)
 
     def _counters(
@@ -87,10 +87,9 @@ class Layout:
         """A report the general way that notes the layout as it goes; kept if the registry did not change."""
         segments: list[Segment] = []
         keys = registry._keys()
-        for start in range(0, len(keys), SLICE):
-            chunk = keys[start : start + SLICE]
-            yield from self._general(registry, chunk, buckets)
-            for key in chunk:
+        for start, (part, bucket_part) in zip(range(0, len(keys), SLICE), read_slices(registry, keys, buckets)):
+            yield flatten(part, self.prefix, bucket_part)
+            for key in keys[start : start + SLICE]:
                 self._place(segments, key, registry._lookup(key))
         if registry._version == version:
             self._known = (version, segments)

@@ -1,8 +1,9 @@
 """Reading a registry a slice at a time, so a report of any size can be collected between other work.
 
-A report covers the metrics registered when its collection starts: their keys are copied then (one
-list of existing strings, well under a millisecond for 50,000 metrics, where copying ``(key, metric)``
-pairs allocates 50,000 tuples and sets off the garbage collector). Each slice looks its metrics up
+A report covers the metrics registered when its collection starts: the reporter copies their keys then
+(``registry._keys()``: one list of existing strings, well under a millisecond for 50,000 metrics, where
+copying ``(key, metric)`` pairs allocates 50,000 tuples and sets off the garbage collector), or keeps
+them from an earlier report (``reporters.layout``). Each slice looks its metrics up
 again when it is read, so a metric removed meanwhile (``registry.clear()``) is left out, and one
 created meanwhile waits for the next report. Nothing bigger than one slice is held, so a report
 allocates little that outlives it and rarely brings on a full garbage collection.
@@ -37,16 +38,13 @@ class SlicedRegistry(Protocol):
 
 
 def read_slices(
-    registry: SlicedRegistry, buckets: bool = False, size: int = SLICE, keys: list[str] | None = None
+    registry: SlicedRegistry, keys: list[str], buckets: bool = False, size: int = SLICE
 ) -> Iterator[Slice]:
-    """The registry's metrics as of the first ``next()``, ``size`` at a time, each read when its slice is.
+    """The metrics of ``keys`` still registered when read, in that order, ``size`` keys per slice.
 
-    Together the slices hold what ``registry.snapshot()`` (and ``bucket_snapshot()`` if ``buckets``)
-    would have returned, in the same order, had nothing been added or removed meanwhile. Given
-    ``keys``, only the metrics of those keys (still registered when read), in that order.
+    Over ``registry._keys()`` the slices together hold what ``registry.snapshot()`` (and
+    ``bucket_snapshot()`` if ``buckets``) would have returned, had nothing been added or removed meanwhile.
     """
-    if keys is None:
-        keys = registry._keys()
     for start in range(0, len(keys), size):
         part: dict[str, dict[str, int | float]] = {}
         bucket_part: dict[str, list[tuple[float, int]]] | None = {} if buckets else None
