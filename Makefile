@@ -89,8 +89,8 @@ noload: ## Stop the demo load generator
 
 test: test-unit test-integration ## Unit tests, then the integration tests against the real stack
 
-test-unit: venv ## Unit tests of both packages (real carbon-cache from the venv where a test needs one)
-	$(PY) -m pytest -q -p no:cacheprovider services/metrics/tests services/helloworld/tests tests/grafana $(PYTEST_ARGS)
+test-unit: venv ## Unit tests of both packages and the graphite-web plugin (real carbon-cache / graphite-web from the venv)
+	$(PY) -m pytest -q -p no:cacheprovider services/metrics/tests services/helloworld/tests tests/grafana tests/graphite_web $(PYTEST_ARGS)
 	@echo "[test-unit] graphmetrics again in pure Python (GRAPHMETRICS_PURE_PYTHON=1, the C speedups off)"
 	GRAPHMETRICS_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider services/metrics/tests $(PYTEST_ARGS)
 

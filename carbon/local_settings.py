@@ -21,3 +21,9 @@ CARBONLINK_TIMEOUT = 2.0
 CLUSTER_SERVERS = [s for s in os.environ.get("CLUSTER_SERVERS", "").split(",") if s]
 REMOTE_FIND_CACHE_DURATION = 0
 DEFAULT_CACHE_DURATION = 0
+
+# histogramPercentile(s): fleet percentiles from bucket series (histogram_functions.py beside this file).
+FUNCTION_PLUGINS = ["histogram_functions"]
+# Raise a function's InputParameterError as a 400 with its own message; the packaged default (False)
+# logs it and answers 400 "unknown token in target evaluator" instead, which says nothing.
+ENFORCE_INPUT_VALIDATION = True
