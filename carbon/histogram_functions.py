@@ -60,32 +60,52 @@ def _histogram_name(seriesList):
     return name + "".join(";" + t for t in tags), [(nodes, bound) for nodes, _, bound in parsed]
 
 
-def _steps(series):
-    return ((series.start + i * series.step, value) for i, value in enumerate(series))
+def _grid(seriesList):
+    """``(start, step, rows)``: every series' values on one grid, the least common multiple of their
+    steps. Series of one fetch share it already; a finer one keeps the highest count of each coarser
+    step, as a Whisper rollup with ``max`` does."""
+    step = 1
+    for series in seriesList:
+        step = step * series.step // math.gcd(step, series.step)
+    start = min(series.start for series in seriesList)
+    start -= start % step
+    length = max(1, math.ceil((max(series.end for series in seriesList) - start) / step))
+    rows = []
+    for series in seriesList:
+        if series.start == start and series.step == step and len(series) == length:
+            rows.append([None if v != v else v for v in series])  # NaN (never from Whisper) as null
+            continue
+        row = [None] * length
+        for i, value in enumerate(series):
+            j = (series.start + i * series.step - start) // step
+            if value == value and value is not None and 0 <= j < length and (row[j] is None or value > row[j]):
+                row[j] = value
+        rows.append(row)
+    return start, step, rows
 
 
-def _replica_events(bucket_series):
-    """``(reported, restarts)`` of one replica, from all its bucket series: the steps at which it
-    reported any bucket, and those at which it had restarted (counted again from 0): some bucket's
-    count dropped, or a bucket it had exported vanished (a bucket's count never decreases otherwise)."""
-    reported = {t for series in bucket_series for t, value in _steps(series) if value is not None}
-    restarts = set()
-    for series in bucket_series:
+def _replica_events(rows):
+    """``(reported, restarts)`` of one replica, from all its bucket rows: per step, whether it reported
+    any bucket, and whether it had restarted (counted again from 0): some bucket's count dropped, or a
+    bucket it had exported vanished (a bucket's count never decreases otherwise)."""
+    reported = [any(values) for values in zip(*[[v is not None for v in row] for row in rows])]
+    restarts = [False] * len(reported)
+    for row in rows:
         last = None
-        for t, value in _steps(series):
+        for i, value in enumerate(row):
             if value is None:
-                if t in reported:
+                if last is not None and reported[i]:
                     if last:
-                        restarts.add(t)
+                        restarts[i] = True
                     last = 0
                 continue
             if last is not None and value < last:
-                restarts.add(t)
+                restarts[i] = True
             last = value
     return reported, restarts
 
 
-def _increments(series, reported, restarts):
+def _increments(row, reported, restarts):
     """Counts per step from a bucket's cumulative counts, given its replica's reports and restarts.
 
     A bucket missing from a report was empty (a bucket is exported once it has a value, so it starts
@@ -94,14 +114,14 @@ def _increments(series, reported, restarts):
     the value is what was counted since. A value at the range's first step is the baseline: what it
     counted before is outside the range.
     """
-    out = [None] * len(series)
-    last = None if len(series) and series[0] is not None else 0
-    for i, (t, value) in enumerate(_steps(series)):
-        if value is None or value != value:  # null or NaN
-            if t in reported:
+    out = [None] * len(row)
+    last = None if row and row[0] is not None else 0
+    for i, value in enumerate(row):
+        if value is None:
+            if reported[i]:
                 last = 0
             continue
-        if t in restarts:
+        if restarts[i]:
             out[i] = value
         elif last is not None:
             out[i] = value - last if value >= last else value
@@ -109,40 +129,38 @@ def _increments(series, reported, restarts):
     return out
 
 
-def _window(seriesList, requestContext):
-    """``(start, step, count)`` of the output: the series' common step, widened to a window of
-    several steps when there are more steps than maxDataPoints (graphite-web would average them)."""
-    step = 1
-    for series in seriesList:
-        step = step * series.step // math.gcd(step, series.step)
-    start = min(series.start for series in seriesList)
-    end = max(series.end for series in seriesList)
-    steps = max(1, math.ceil((end - start) / step))
+def _windows(start, step, length, requestContext):
+    """``(start, width, count)`` of the output: the grid's steps, or windows of several steps when
+    there are more steps than maxDataPoints (graphite-web would average their percentiles)."""
     limit = requestContext.get("maxDataPoints")
-    if limit and limit < steps:
-        if limit == 1:
-            return start, step * steps, 1
-        # Windows on multiples of their width (no jitter on refresh); one spare for the alignment.
-        step *= math.ceil(steps / (limit - 1))
-    start -= start % step
-    return start, step, max(1, math.ceil((end - start) / step))
+    if not limit or limit >= length:
+        return start, step, length
+    if limit == 1:
+        return start, step * length, 1
+    # Windows on multiples of their width (no jitter on refresh); one spare for the alignment.
+    width = step * math.ceil(length / (limit - 1))
+    first = start - start % width
+    return first, width, math.ceil((start + length * step - first) / width)
 
 
-def _sum_by_bound(seriesList, replicas, start, step, count):
-    """bound -> counts per output window, all replicas added."""
+def _sum_by_bound(seriesList, replicas, requestContext):
+    """``(start, width, count, [(bound, counts per window)])``: all replicas added per bound."""
+    start, step, rows = _grid(seriesList)
+    out_start, width, count = _windows(start, step, len(rows[0]), requestContext)
+    offset, per_window = (start - out_start) // step, width // step
     by_replica = {}
-    for series, (replica, _) in zip(seriesList, replicas):
-        by_replica.setdefault(replica, []).append(series)
+    for row, (replica, _) in zip(rows, replicas):
+        by_replica.setdefault(replica, []).append(row)
     events = {replica: _replica_events(group) for replica, group in by_replica.items()}
     sums = {}
-    for series, (replica, bound) in zip(seriesList, replicas):
-        row = sums.get(bound)
-        if row is None:
-            row = sums[bound] = [0] * count
-        for i, increment in enumerate(_increments(series, *events[replica])):
+    for row, (replica, bound) in zip(rows, replicas):
+        total = sums.get(bound)
+        if total is None:
+            total = sums[bound] = [0] * count
+        for i, increment in enumerate(_increments(row, *events[replica])):
             if increment:
-                row[(series.start + i * series.step - start) // step] += increment
-    return sorted(sums.items())
+                total[(offset + i) // per_window] += increment
+    return out_start, width, count, sorted(sums.items())
 
 
 def _percentiles(rows, ns, count):
@@ -180,8 +198,8 @@ def _histogram_percentiles(requestContext, seriesList, ns):
     if not seriesList:
         return []  # nothing matched (yet): no data, as with sumSeries
     histogram, replicas = _histogram_name(seriesList)
-    start, step, count = _window(seriesList, requestContext)
-    values = _percentiles(_sum_by_bound(seriesList, replicas, start, step, count), ns, count)
+    start, step, count, sums = _sum_by_bound(seriesList, replicas, requestContext)
+    values = _percentiles(sums, ns, count)
     result = []
     for n in dict.fromkeys(ns):
         name = "histogramPercentile(%s,%g)" % (histogram, n)

@@ -250,6 +250,35 @@ def test_the_coarse_archive_of_a_rollup_gives_per_minute_percentiles(whisper_dir
     assert got[minutes[0]] is None
 
 
+def test_replicas_stored_at_different_steps_are_added_on_the_coarser_one(whisper_dir):
+    """A replica whose files have a 1 min step (another schema) next to one at 10 s: the function adds
+    them per minute, the 10 s series' highest count in each minute standing for it, as in a rollup."""
+    h = f"h{next(_names)}"
+    fine, coarse = Replica(f"{h}.a.lat"), Replica(f"{h}.b.lat")
+    t0 = grid(1200)
+    fine.report(t0)
+    coarse.report(t0)
+    per_minute: dict[int, list[float]] = {}
+    for i in range(1, 30):
+        t = t0 + i * STEP
+        values = [float(1 + (i * 13 + k) % 40) for k in range(5)]
+        fine.report(t, values)
+        per_minute.setdefault(t - t % 60, []).extend(values)
+        if t % 60 == 0:
+            slow = [300.0 + i * 5] * 2
+            coarse.report(t, slow)
+            per_minute[t].extend(slow)
+    fine.write(whisper_dir)
+    coarse.write(whisper_dir, archives=((60, 60),))
+
+    series = evaluate(f"histogramPercentiles({h}.*.lat.buckets.*, 50, 100)", t0, t0 + 30 * STEP)
+    assert {s.step for s in series} == {60}
+    by_n = {s.tags["percentile"]: dict(points(s)) for s in series}
+    for minute in sorted(per_minute)[1:]:  # the first minute holds the baselines
+        assert within_bound(by_n["100"][minute], max(per_minute[minute]), 0.01), minute
+        assert within_bound(by_n["50"][minute], exact(per_minute[minute], 50), 0.01), minute
+
+
 def test_max_data_points_gives_percentiles_of_windows_not_averages(whisper_dir):
     """Grafana asks for at most one point per pixel; graphite-web would average the percentiles of
     consecutive steps. The function reads each window's percentile itself, on windows aligned to
