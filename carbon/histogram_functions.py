@@ -78,7 +78,7 @@ def _grid(seriesList):
         row = [None] * length
         for i, value in enumerate(series):
             j = (series.start + i * series.step - start) // step
-            if value == value and value is not None and 0 <= j < length and (row[j] is None or value > row[j]):
+            if value is not None and value == value and (row[j] is None or value > row[j]):
                 row[j] = value
         rows.append(row)
     return start, step, rows
@@ -214,11 +214,12 @@ def histogramPercentile(requestContext, seriesList, n):
 
     Give it every bucket series of the histogram: replicas may differ in one node of the path.
     Cumulative counts become counts per step (a replica's restart, where its counts start again at
-    0, is seen as a drop or a vanished bucket in any of its buckets), replicas are added per bucket, and each point is the upper bound of the
-    bucket that holds the n-th percentile of the values counted in that step (in wider windows when
-    the request's maxDataPoints is smaller than the number of steps). The result is never below the
-    exact percentile and at most one bucket width above it. Counts before the range's first step are
-    its baseline, so that step has values only from series that start within the range.
+    0, shows as a drop or a vanished bucket in any of its buckets), replicas are added per bucket,
+    and each point is the upper bound of the bucket that holds the n-th percentile of the values
+    counted in that step (in wider windows when the request's maxDataPoints is smaller than the
+    number of steps). The result is never below the exact percentile and at most one bucket width
+    above it. Counts before the range's first step are its baseline, so that step has values only
+    from series that start within the range.
 
     Example:
 

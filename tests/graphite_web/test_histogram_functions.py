@@ -68,7 +68,8 @@ class Replica:
         for value in values:
             self.sketch.update(value)
         for bound, count in self.sketch.buckets():
-            self.series.setdefault(f"{self.histogram}.buckets.{bucket_node(bound)}", []).append((timestamp, count))
+            path = f"{self.histogram}.buckets.{bucket_node(bound)}"
+            self.series.setdefault(path, []).append((timestamp, count))
 
     def write(self, whisper_dir: Path, **kwargs) -> None:
         for path, points in self.series.items():
@@ -142,7 +143,8 @@ def test_function_info_needs_the_image_patch_on_python_311_and_works_with_it():
         functions_module.functionInfo("histogramPercentiles", func)  # as packaged: broken on 3.11
     namespace: dict = {"__name__": "patched_functions", "__file__": functions_module.__file__}
     exec(compile(patched(Path(functions_module.__file__).read_text()), "patched", "exec"), namespace)
-    info = json.loads(json.dumps(namespace["functionInfo"]("histogramPercentiles", func), cls=jsonInfinityEncoder))
+    info = namespace["functionInfo"]("histogramPercentiles", func)
+    info = json.loads(json.dumps(info, cls=jsonInfinityEncoder))
     assert info["function"] == "histogramPercentiles(seriesList, *percentiles)"
     assert info["group"] == "Calculate" and info["module"] == "histogram_functions"
     assert info["params"] == [{"name": "seriesList", "type": "seriesList", "required": True},
@@ -296,7 +298,8 @@ def test_max_data_points_gives_percentiles_of_windows_not_averages(whisper_dir):
     rep.write(whisper_dir)
     start, end = t0, t0 + 36 * STEP
     client = Client()
-    reply = client.get("/render", {"target": f"histogramPercentile({h}.*.lat.buckets.*, 99)", "format": "json",
+    target = f"histogramPercentile({h}.*.lat.buckets.*, 99)"
+    reply = client.get("/render", {"target": target, "format": "json",
                                    "from": str(start), "until": str(end - 1), "maxDataPoints": "4"})
     assert reply.status_code == 200, reply.content
     [out] = json.loads(reply.content)
@@ -332,7 +335,8 @@ def bucket_and_other_series(whisper_dir):
 @pytest.mark.parametrize("target, reason", [
     ("histogramPercentile({h}.*.lat.buckets.*, 101)", "percentile must be a number from 0 to 100, not 101"),
     ("histogramPercentile({h}.*.lat.buckets.*, -1)", "percentile must be a number from 0 to 100, not -1"),
-    ("histogramPercentile({h}.*.lat.buckets.*, 'high')", 'value specified for function "histogramPercentile" parameter "n"'),
+    ("histogramPercentile({h}.*.lat.buckets.*, 'high')",
+     'value specified for function "histogramPercentile" parameter "n"'),
     ("histogramPercentiles({h}.*.lat.buckets.*, 50, 100.5)", "not 100.5"),
     ("histogramPercentiles({h}.*.lat.buckets.[12])", 'Missing required parameter "percentiles"'),
     ("histogramPercentile({h}.a.lat.count, 99)", "not a bucket series"),
