@@ -315,6 +315,12 @@ def test_max_data_points_gives_percentiles_of_windows_not_averages(whisper_dir):
     # A slow step in every window: each window's p99 is the slow value (an average would be far lower)
     assert all(v is not None and v >= 1000 for v, _ in out["datapoints"][1:])
 
+    # One point asked for: the percentile of everything counted in the range
+    reply = client.get("/render", {"target": f"histogramPercentile({h}.*.lat.buckets.*, 50)", "format": "json",
+                                   "from": str(start), "until": str(end - 1), "maxDataPoints": "1"})
+    [[value, _]] = json.loads(reply.content)[0]["datapoints"]
+    assert within_bound(value, exact([v for vs in fed.values() for v in vs], 50), 0.01)
+
 
 def test_nothing_matched_is_no_data_like_sum_series(whisper_dir):
     assert evaluate("histogramPercentile(nothing.*.here.buckets.*, 99)", grid(600), grid(0)) == []

@@ -84,10 +84,11 @@ def test_fleet_percentiles_from_bucket_series_sent_to_carbon(stack, checked):
     assert by_n["50"][timestamps[3]] < 1000 * GAMMA
 
     # The stack's storage rules for bucket files (read once carbon-cache has written the file)
-    script = ("import json, whisper\n"
-              "print(json.dumps(whisper.info('/var/lib/graphite/whisper/it12/r1/latency/buckets/1.wsp')))\n")
-    info = wait_until(lambda: json.loads(stack.exec("carbon", "python3", "-c", script)), timeout=60,
-                      what="it12.r1.latency.buckets.1 in Whisper")
+    bucket = lines[0].split()[0]
+    script = ("import json, sys, whisper\n"
+              "print(json.dumps(whisper.info('/var/lib/graphite/whisper/' + sys.argv[1] + '.wsp')))\n")
+    info = wait_until(lambda: json.loads(stack.exec("carbon", "python3", "-c", script, bucket.replace(".", "/"))),
+                      timeout=60, what=f"{bucket} in Whisper")
     assert info["aggregationMethod"] == "max" and info["xFilesFactor"] == 0
     assert [(a["secondsPerPoint"], a["points"]) for a in info["archives"]] == [(10, 2160), (60, 10080),
                                                                                 (3600, 8760)]
