@@ -31,15 +31,31 @@ _names = itertools.count()
 
 # -- writing bucket series ---------------------------------------------------------------------------
 
-def storage_rule(path: str) -> tuple[str, float]:
-    """(aggregationMethod, xFilesFactor) that carbon/storage-aggregation.conf gives ``path``: the first
-    section whose pattern matches, as carbon applies it when it creates the file."""
+def carbon_rule(conf_file: str, path: str) -> configparser.SectionProxy:
+    """The section of one of carbon/'s storage-*.conf files that applies to ``path``: the first whose
+    pattern matches, as carbon picks it when it creates the file."""
     conf = configparser.ConfigParser()
-    conf.read(CARBON / "storage-aggregation.conf")
+    conf.read(CARBON / conf_file)
     for section in conf.sections():
         if re.search(conf[section]["pattern"], path):
-            return conf[section]["aggregationMethod"], float(conf[section]["xFilesFactor"])
-    raise AssertionError(f"no storage-aggregation rule for {path}")
+            return conf[section]
+    raise AssertionError(f"no rule in {conf_file} for {path}")
+
+
+def storage_rule(path: str) -> tuple[str, float]:
+    """(aggregationMethod, xFilesFactor) of carbon/storage-aggregation.conf for ``path``."""
+    section = carbon_rule("storage-aggregation.conf", path)
+    return section["aggregationMethod"], float(section["xFilesFactor"])
+
+
+def test_bucket_series_and_only_they_get_the_bucket_rules():
+    for path in ("helloworld.a1.world_size.buckets.12_5", "app.i.latency.buckets.-0_5",
+                 "app.i.latency.buckets.1250740;region=eu"):
+        assert storage_rule(path) == ("max", 0.0), path
+        assert carbon_rule("storage-schemas.conf", path)["retentions"] == "10s:6h,1m:7d,1h:1y", path
+    for path in ("app.i.s3.buckets.1m_rate", "app.i.buckets.count", "app.i.s3.buckets.p99_percentile"):
+        assert carbon_rule("storage-schemas.conf", path).name == "default", path
+        assert carbon_rule("storage-aggregation.conf", path).name != "buckets", path
 
 
 def write(whisper_dir: Path, path: str, points: list[tuple[int, float]],
