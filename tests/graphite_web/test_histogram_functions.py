@@ -342,6 +342,24 @@ def test_nothing_matched_is_no_data_like_sum_series(whisper_dir):
     assert evaluate("histogramPercentile(nothing.*.here.buckets.*, 99)", grid(600), grid(0)) == []
 
 
+def test_tagged_bucket_series_keep_their_tags_and_must_share_them():
+    """Tagged series (``path;tag=value``, as the library writes a tagged histogram): the tags are part of
+    the histogram's identity, so replicas must carry the same ones."""
+    from graphite.errors import InputParameterError
+    from graphite.render.datalib import TimeSeries
+    from histogram_functions import histogramPercentile
+
+    def bucket(replica, bound, values, tags=";region=eu"):
+        return TimeSeries(f"app.{replica}.lat.buckets.{bound}{tags}", 0, 30, 10, values, tags={"name": "x"})
+
+    context = {"maxDataPoints": None, "xFilesFactor": 0}
+    [out] = histogramPercentile(context, [bucket("a", 1, [0, 3, 3]), bucket("b", 2, [0, 1, 2])], 50)
+    assert out.name == "histogramPercentile(app.*.lat;region=eu,50)"
+    assert list(out) == [None, 1, 2]  # t10: {1: 3, 2: 1} -> rank 2 is in bucket 1; t20: {2: 1}
+    with pytest.raises(InputParameterError, match="more than one histogram"):
+        histogramPercentile(context, [bucket("a", 1, [0, 3, 3]), bucket("b", 2, [0, 1, 2], ";region=us")], 50)
+
+
 # -- bad arguments: graphite-web's 400, never a 500 ------------------------------------------------------
 
 @pytest.fixture(scope="module")
