@@ -303,7 +303,8 @@ def test_max_data_points_gives_percentiles_of_windows_not_averages(whisper_dir):
     their width, and returns no more points than asked for."""
     h = f"h{next(_names)}"
     rep = Replica(f"{h}.a.lat")
-    t0 = grid(1800) - grid(1800) % 120
+    t0 = grid(1800)
+    t0 -= t0 % 120
     rep.report(t0)
     fed = {}
     for i in range(1, 36):
