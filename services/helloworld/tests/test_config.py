@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
 
+from graphmetrics.reporters.carbon import PROTOCOLS
+from graphmetrics.reporters.hostedgraphite import PORTS
 from helloworld.config import Config, ConfigError, default_instance, load_config
 
 KEY = "0123abcd-4567-89ef-0123-456789abcdef"
@@ -32,10 +35,10 @@ def test_default_carbon_port_follows_the_protocol(protocol: str, port: int) -> N
 
 def test_explicit_values() -> None:
     config = load(
-        CARBON_HOST="carbon", CARBON_PORT="12004", REPORT_INTERVAL="2.5", METRICS_PREFIX="apps.hello",
+        CARBON_HOST="carbon", CARBON_PORT="12004", REPORT_INTERVAL="15", METRICS_PREFIX="apps.hello",
         INSTANCE="replica_3", LISTEN_PORT="0", LOG_LEVEL="debug",
     )
-    assert (config.carbon_host, config.carbon_port, config.report_interval) == ("carbon", 12004, 2.5)
+    assert (config.carbon_host, config.carbon_port, config.report_interval) == ("carbon", 12004, 15.0)
     assert config.metrics_root == "apps.hello.replica_3"
     assert (config.listen_port, config.log_level) == (0, "DEBUG")
 
@@ -58,6 +61,7 @@ def test_default_instance_is_one_sanitised_node(hostname: str, instance: str) ->
     [
         ("CARBON_HOST", "carbon host"),
         ("CARBON_HOST", "evil\nhost"),
+        ("CARBON_HOST", "a..b"),
         ("CARBON_PORT", "http"),
         ("CARBON_PORT", "0"),
         ("CARBON_PORT", "70000"),
@@ -66,6 +70,8 @@ def test_default_instance_is_one_sanitised_node(hostname: str, instance: str) ->
         ("REPORT_INTERVAL", "soon"),
         ("REPORT_INTERVAL", "0"),
         ("REPORT_INTERVAL", "0.5"),
+        ("REPORT_INTERVAL", "2.5"),
+        ("REPORT_INTERVAL", "3601"),
         ("REPORT_INTERVAL", "nan"),
         ("REPORT_INTERVAL", "inf"),
         ("REPORT_INTERVAL", "-5"),
@@ -74,7 +80,7 @@ def test_default_instance_is_one_sanitised_node(hostname: str, instance: str) ->
         ("METRICS_PREFIX", "."),
         ("INSTANCE", "a.b"),
         ("INSTANCE", "web 1"),
-        ("INSTANCE", "x" * 201),
+        ("INSTANCE", "x" * 252),
         ("LISTEN_PORT", "-1"),
         ("LISTEN_PORT", "65536"),
         ("LOG_LEVEL", "loud"),
@@ -86,8 +92,42 @@ def test_a_bad_value_names_the_variable_and_the_value(variable: str, value: str)
     with pytest.raises(ConfigError) as raised:
         load(**{variable: value})
     message = str(raised.value)
-    assert message.startswith(f"{variable}={value!r} is invalid: expected ")
+    assert message.startswith(f"{variable}={value!r} is invalid: ")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "rule"),
+    [
+        ("CARBON_HOST", "a..b", "graphmetrics.reporters.address.check_host"),
+        ("HOSTEDGRAPHITE_HOST", "a..b", "graphmetrics.reporters.address.check_host"),
+        ("CARBON_PORT", "0", "graphmetrics.reporters.address.check_port"),
+        ("HOSTEDGRAPHITE_PORT", "0", "graphmetrics.reporters.address.check_port"),
+        ("LISTEN_PORT", "65536", "graphmetrics.reporters.address.check_port"),
+        ("REPORT_INTERVAL", "2.5", "graphmetrics.runners.schedule.check_interval"),
+        ("METRICS_PREFIX", "a..b", "graphmetrics.names.check_name"),
+        ("INSTANCE", "web 1", "graphmetrics.names.check_name"),
+    ],
+)
+def test_the_rule_is_the_librarys_and_so_is_the_reason(variable: str, value: str, rule: str) -> None:
+    """The config says why in the words of the library that would refuse the value later."""
+    module, _, function = rule.rpartition(".")
+    with pytest.raises(ValueError) as library:
+        getattr(importlib.import_module(module), function)(float(value) if "interval" in function else value)
+    with pytest.raises(ConfigError) as raised:
+        load(**{variable: value})
+    assert str(library.value) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "attribute", "protocols"),
+    [("CARBON_PROTOCOL", "carbon_protocol", PROTOCOLS), ("HOSTEDGRAPHITE_TRANSPORT", "hostedgraphite_transport", PORTS)],
+)
+def test_the_protocols_are_the_reporters_own(variable: str, attribute: str, protocols: dict[str, int]) -> None:
+    assert [getattr(load(**{variable: protocol}), attribute) for protocol in protocols] == list(protocols)
+    with pytest.raises(ConfigError) as raised:
+        load(**{variable: "carrier-pigeon"})
+    assert all(protocol in str(raised.value) for protocol in protocols)
 
 
 def test_api_key_from_the_environment_is_hidden_from_repr() -> None:

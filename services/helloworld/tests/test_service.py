@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from twisted.internet.error import CannotListenError
 from twisted.internet.testing import MemoryReactorClock
 
 from graphmetrics.registry import MetricsRegistry
@@ -70,8 +71,29 @@ def test_start_listens_and_probes_stop_undoes_both() -> None:
 def test_bad_configuration_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main({"CARBON_PORT": "carbon"}) == 2
     err = capsys.readouterr().err
-    assert err == "helloworld: configuration error: CARBON_PORT='carbon' is invalid: expected a port number " \
-                  "from 1 to 65535\n"
+    assert err == "helloworld: configuration error: CARBON_PORT='carbon' is invalid: port must be a number " \
+                  "from 1 to 65535, not 'carbon'\n"
+
+
+class RefusingReactor(MemoryReactorClock):
+    """A reactor whose ``listenTCP`` raises ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def listenTCP(self, *args: object, **kwargs: object) -> object:  # noqa: N802 - Twisted's name
+        raise self.error
+
+
+def test_only_a_listen_error_is_called_one(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("helloworld.service.configure_logging", lambda level: None)  # no global logging here
+    taken = CannotListenError("0.0.0.0", 8123, OSError(98, "Address already in use"))
+    assert main({"CARBON_HOST": "", "LISTEN_PORT": "8123"}, reactor=RefusingReactor(taken)) == 1
+    assert capsys.readouterr().err == "helloworld: cannot listen on port 8123: [Errno 98] Address already in use\n"
+    with pytest.raises(RuntimeError, match="a bug"):  # anything else is a bug: its traceback, not a false reason
+        main({"CARBON_HOST": "", "LISTEN_PORT": "8123"}, reactor=RefusingReactor(RuntimeError("a bug")))
+    assert "cannot listen" not in capsys.readouterr().err
 
 
 class LineSink:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from graphmetrics.names import (
     MAX_KEY_LENGTH,
+    check_name,
     metric_key,
     sanitize_name,
     sanitize_tag_key,
@@ -42,6 +43,17 @@ def test_sanitize_name(raw: str, clean: str) -> None:
 def test_sanitize_name_refuses_empty_results(raw: str) -> None:
     with pytest.raises(ValueError, match="no usable characters"):
         sanitize_name(raw)
+
+
+@pytest.mark.parametrize("name", ["app", "apps.hello-world", "a_b.c", "x" * 251 + ".y"])
+def test_check_name_accepts_what_sanitize_name_keeps(name: str) -> None:
+    assert check_name(name) == sanitize_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", ".", "a..b", ".a", "a.", "hello world", "a/b", "a;b=c", "x" * 252, 7])
+def test_check_name_refuses_what_sanitize_name_would_change(name: object) -> None:
+    with pytest.raises(ValueError, match="is not a clean metric name"):
+        check_name(name)  # type: ignore[arg-type]
 
 
 def test_sanitize_name_refuses_non_strings() -> None:

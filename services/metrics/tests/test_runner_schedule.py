@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graphmetrics.runners.schedule import Schedule
+from graphmetrics.runners.schedule import Schedule, check_interval
 
 T0 = 1_700_000_000  # a multiple of 10
 
@@ -59,5 +59,12 @@ def test_due_timestamps_are_ints_on_boundaries(start: float, interval: float) ->
 
 @pytest.mark.parametrize("interval", [0, 0.5, 2.5, -10, float("nan"), float("inf"), "10"])
 def test_bad_intervals_are_refused(interval: object) -> None:
-    with pytest.raises(ValueError, match="interval"):
+    with pytest.raises(ValueError, match="interval must be a whole number of seconds"):
+        check_interval(interval)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="interval must be a whole number of seconds"):
         Schedule(interval, T0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("interval", [1, 10, 10.0, 3600])
+def test_whole_seconds_are_accepted_as_floats(interval: float) -> None:
+    assert check_interval(interval) == Schedule(interval, T0).interval == float(interval)

@@ -7,28 +7,26 @@ Secrets (the Hosted Graphite key) are never echoed: not in error messages, not i
 
 from __future__ import annotations
 
+import logging
 import math
 import os
-import re
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from graphmetrics.names import sanitize_name
-from graphmetrics.reporters.hostedgraphite import ENV_KEY, ENV_KEY_FILE, resolve_api_key
+from graphmetrics.names import check_name, sanitize_name
+from graphmetrics.reporters.address import check_host, check_port
+from graphmetrics.reporters.carbon import PROTOCOLS
+from graphmetrics.reporters.hostedgraphite import ENV_KEY, ENV_KEY_FILE, PORTS, resolve_api_key
+from graphmetrics.runners.schedule import check_interval
 
 __all__ = ["Config", "ConfigError", "load_config", "default_instance"]
 
-CARBON_PROTOCOLS = ("pickle", "plaintext", "udp")
-HOSTEDGRAPHITE_TRANSPORTS = ("tcp", "tls", "udp")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-MIN_REPORT_INTERVAL = 1.0
-"""graphmetrics reports whole-second timestamps on interval boundaries: shorter intervals cannot work."""
-MAX_REPORT_INTERVAL = 3600.0
+T = TypeVar("T")
 
-_NODE = re.compile(r"[A-Za-z0-9_-]{1,200}")
-_HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}|\[[0-9A-Fa-f:.]+\]")
-_PORT = re.compile(r"[0-9]{1,5}")
+MAX_REPORT_INTERVAL = 3600.0
+"""The service's own bound: a longer interval is most likely milliseconds typed as seconds."""
 
 
 class ConfigError(ValueError):
@@ -70,7 +68,10 @@ def default_instance(hostname: str) -> str:
 
 
 class _Reader:
-    """Reads variables from one environment mapping, raising :class:`ConfigError` with a uniform message."""
+    """Reads variables from one environment mapping, each checked by the rule of the library that uses it.
+
+    A library's ``ValueError`` becomes a :class:`ConfigError` naming the variable and its value.
+    """
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
@@ -78,50 +79,27 @@ class _Reader:
     def raw(self, name: str) -> str | None:
         return self._environ.get(name)
 
-    def bad(self, name: str, expected: str) -> ConfigError:
-        return ConfigError(f"{name}={self._environ.get(name, '')!r} is invalid: expected {expected}")
+    def bad(self, name: str, why: str) -> ConfigError:
+        return ConfigError(f"{name}={self._environ.get(name, '')!r} is invalid: {why}")
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
-        value = self.raw(name)
-        if value is None or value == "":
-            return default
-        value = value.strip().upper() if upper else value.strip().lower()
-        if value not in choices:
-            raise self.bad(name, "one of " + ", ".join(choices))
-        return value
-
-    def port(self, name: str, *, allow_zero: bool = False) -> int | None:
-        """The port in ``name``, ``None`` if unset."""
-        value = self.raw(name)
-        if value is None or value == "":
-            return None
-        low = 0 if allow_zero else 1
-        if not _PORT.fullmatch(value.strip()) or not low <= int(value) <= 65535:
-            raise self.bad(name, f"a port number from {low} to 65535")
-        return int(value)
-
-    def seconds(self, name: str, default: float, low: float, high: float) -> float:
-        value = self.raw(name)
-        if value is None or value == "":
+    def checked(self, name: str, default: T, check: Callable[[str], T]) -> T:
+        """``check(value)`` of the stripped value, ``default`` when the variable is unset or empty."""
+        value = (self.raw(name) or "").strip()
+        if not value:
             return default
         try:
-            seconds = float(value)
-        except ValueError:
-            raise self.bad(name, f"a number of seconds from {low:g} to {high:g}") from None
-        if not math.isfinite(seconds) or not low <= seconds <= high:
-            raise self.bad(name, f"a number of seconds from {low:g} to {high:g}")
-        return seconds
+            return check(value)
+        except ValueError as error:
+            raise self.bad(name, str(error)) from None
 
-    def host(self, name: str, default: str, *, allow_empty: bool = False) -> str:
-        value = self.raw(name)
-        if value is None:
-            return default
-        value = value.strip()
-        if value == "" and allow_empty:
-            return ""
-        if not _HOST.fullmatch(value):
-            raise self.bad(name, "a host name or IP address" + (" (or empty to disable)" if allow_empty else ""))
-        return value
+    def choice(self, name: str, default: str, choices: Collection[str], *, upper: bool = False) -> str:
+        def check(value: str) -> str:
+            value = value.upper() if upper else value.lower()
+            if value not in choices:
+                raise ValueError("expected one of " + ", ".join(choices))
+            return value
+
+        return self.checked(name, default, check)
 
     def api_key(self) -> str | None:
         """The Hosted Graphite key from ``HOSTEDGRAPHITE_API_KEY`` or the file ``..._FILE`` names, if either is set.
@@ -137,38 +115,56 @@ class _Reader:
         return key
 
 
+def _interval(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError("expected a whole number of seconds") from None
+    if math.isfinite(seconds) and seconds > MAX_REPORT_INTERVAL:
+        raise ValueError(f"expected at most {MAX_REPORT_INTERVAL:g} seconds")
+    return check_interval(seconds)
+
+
+def _listen_port(value: str) -> int:
+    try:
+        return 0 if value == "0" else check_port(value)
+    except ValueError as error:
+        raise ValueError(f"{error} (or 0: any free port)") from None
+
+
+def _node(value: str) -> str:
+    if "." in value:
+        raise ValueError("expected one path node, without dots")
+    return check_name(value)
+
+
+def _level(value: str) -> str:
+    """A level name the stdlib knows (its rule: ``WARN`` and ``NOTSET`` too)."""
+    value = value.upper()
+    if not isinstance(logging.getLevelName(value), int):
+        raise ValueError("expected a logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
 def load_config(
     environ: Mapping[str, str] | None = None, hostname: Callable[[], str] = socket.gethostname
 ) -> Config:
     """Build the :class:`Config` from ``environ`` (default ``os.environ``); raise :class:`ConfigError`."""
     env = _Reader(os.environ if environ is None else environ)
-    protocol = env.choice("CARBON_PROTOCOL", "pickle", CARBON_PROTOCOLS)
-    prefix = (env.raw("METRICS_PREFIX") or "helloworld").strip()
-    try:
-        clean_prefix = sanitize_name(prefix)
-    except ValueError:
-        clean_prefix = ""
-    if clean_prefix != prefix:
-        raise env.bad("METRICS_PREFIX", "a dotted name of letters, digits, '_' and '-' (e.g. apps.helloworld)")
-    instance = (env.raw("INSTANCE") or "").strip() or default_instance(hostname())
-    if not _NODE.fullmatch(instance):
-        raise env.bad("INSTANCE", "one path node of at most 200 letters, digits, '_' and '-'")
-    level = env.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True)
-    api_key = env.api_key()
-    carbon_port = env.port("CARBON_PORT")
-    listen_port = env.port("LISTEN_PORT", allow_zero=True)
+    protocol = env.choice("CARBON_PROTOCOL", "pickle", PROTOCOLS)
+    carbon_host = env.raw("CARBON_HOST")
+    listen_port = env.checked("LISTEN_PORT", 8001, _listen_port)
     return Config(
-        carbon_host=env.host("CARBON_HOST", "127.0.0.1", allow_empty=True),
-        carbon_port=(2004 if protocol == "pickle" else 2003) if carbon_port is None else carbon_port,
+        carbon_host="127.0.0.1" if carbon_host is None else env.checked("CARBON_HOST", "", check_host),
+        carbon_port=env.checked("CARBON_PORT", PROTOCOLS[protocol], check_port),
         carbon_protocol=protocol,
-        report_interval=env.seconds("REPORT_INTERVAL", 10.0, MIN_REPORT_INTERVAL, MAX_REPORT_INTERVAL),
-        metrics_prefix=prefix,
-        instance=instance,
-        listen_port=8001 if listen_port is None else listen_port,
-        log_level=level,
-        hostedgraphite_api_key=api_key,
-        hostedgraphite_host=env.host("HOSTEDGRAPHITE_HOST", "") or None,
-        hostedgraphite_port=env.port("HOSTEDGRAPHITE_PORT"),
-        hostedgraphite_transport=env.choice("HOSTEDGRAPHITE_TRANSPORT", "tcp", HOSTEDGRAPHITE_TRANSPORTS),
+        report_interval=env.checked("REPORT_INTERVAL", 10.0, _interval),
+        metrics_prefix=env.checked("METRICS_PREFIX", "helloworld", check_name),
+        instance=env.checked("INSTANCE", "", _node) or default_instance(hostname()),
+        listen_port=listen_port,
+        log_level=env.checked("LOG_LEVEL", "INFO", _level),
+        hostedgraphite_api_key=env.api_key(),
+        hostedgraphite_host=env.checked("HOSTEDGRAPHITE_HOST", None, check_host),
+        hostedgraphite_port=env.checked("HOSTEDGRAPHITE_PORT", None, check_port),
+        hostedgraphite_transport=env.choice("HOSTEDGRAPHITE_TRANSPORT", "tcp", PORTS),
     )
-

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.error import CannotListenError
 from twisted.web.server import Site
 
 from graphmetrics.registry import MetricsRegistry
@@ -144,8 +145,8 @@ def main(
     service = HelloWorldService(config, reactor, registry)
     try:
         port = service.start()
-    except Exception as error:  # CannotListenError and friends: say it plainly, no traceback.
-        print(f"helloworld: cannot listen on port {config.listen_port}: {error}", file=sys.stderr)
+    except CannotListenError as error:  # taken, or not ours to take: say it plainly, no traceback
+        print(f"helloworld: cannot listen on port {config.listen_port}: {error.socketError}", file=sys.stderr)
         return 1
     reactor.addSystemEventTrigger("before", "shutdown", service.stop)
     freeze_startup_heap()

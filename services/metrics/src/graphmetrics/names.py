@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 __all__ = [
     "sanitize_name",
+    "check_name",
     "sanitize_tag_key",
     "sanitize_tag_value",
     "metric_key",
@@ -59,6 +60,19 @@ def sanitize_name(name: str) -> str:
         if len(node) > MAX_NODE_LENGTH:
             raise ValueError(f"metric name node {node[:40]!r}... is longer than {MAX_NODE_LENGTH} characters")
     return ".".join(nodes)
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is already clean (what :func:`sanitize_name` returns unchanged), else ``ValueError``.
+
+    For names a person configures, such as a prefix: a typo should stop the start, not be quietly rewritten.
+    """
+    if isinstance(name, str) and _CLEAN_NAME.fullmatch(name):
+        return name
+    raise ValueError(
+        f"{name!r} is not a clean metric name: nodes of 1 to {MAX_NODE_LENGTH} letters, digits, '_' or '-', "
+        "joined by single dots"
+    )
 
 
 def sanitize_tag_key(key: str) -> str:

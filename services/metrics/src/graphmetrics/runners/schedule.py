@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["Schedule"]
+__all__ = ["Schedule", "check_interval"]
+
+
+def check_interval(interval: float) -> float:
+    """``interval`` as a float if it is a whole number of seconds >= 1, else ``ValueError``.
+
+    Whole seconds because timestamps are whole seconds on the boundaries (as Whisper steps are): a
+    fractional interval would put two reports in one slot or skip one.
+    """
+    valid = isinstance(interval, (int, float)) and math.isfinite(interval) and interval >= 1
+    if not (valid and float(interval).is_integer()):
+        raise ValueError(f"interval must be a whole number of seconds >= 1 (like Whisper steps), not {interval!r}")
+    return float(interval)
 
 
 class Schedule:
     """Aligned ticks of ``interval`` seconds, driven by whatever clock the runner reads."""
 
     def __init__(self, interval: float, now: float) -> None:
-        valid = isinstance(interval, (int, float)) and math.isfinite(interval) and interval >= 1
-        if not (valid and float(interval).is_integer()):
-            raise ValueError(f"interval must be a whole number of seconds >= 1 (like Whisper steps), not {interval!r}")
-        self.interval = float(interval)
+        self.interval = check_interval(interval)
         self._last = self.boundary(now)
         self.skipped = 0
         """Ticks not reported because the clock jumped past them."""
