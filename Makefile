@@ -51,6 +51,10 @@ env: .env ## Generate .env with fresh secrets (never overwrites an existing one)
 	  echo "GRAPHITE_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')"; } > $@
 	@echo "[env] wrote .env with generated secrets (Grafana admin password inside)"
 
+# compose refuses to build or start without both secrets of compose.yaml: every target that runs compose
+# writes .env first, so a fresh clone works with any of them, in any order.
+images down clean ps logs scale load noload: | .env
+
 up: images .env ## Build and start the stack, wait until healthy, print the URLs
 	@profiles="--profile load"; \
 	if docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1 || timeout 60 docker pull -q $(GRAFANA_IMAGE) >/dev/null 2>&1; then \
@@ -78,7 +82,13 @@ ps: ## Show the stack's containers
 logs: ## Follow the stack's logs
 	$(COMPOSE) --profile '*' logs -f --tail=100
 
-scale: ## Scale helloworld to N replicas (make scale N=5)
+# haproxy routes to at most as many replicas as its server-template has slots (a count or a range there).
+LB_SLOTS = $(shell awk '$$1 == "server-template" { n = split($$3, r, "-"); print (n == 2 ? r[2] - r[1] + 1 : $$3); exit }' lb/haproxy.cfg)
+
+scale: ## Scale helloworld to N replicas (make scale N=5; at most the load balancer's server slots)
+	@slots='$(LB_SLOTS)'; [[ "$$slots" =~ ^[0-9]+$$ && "$(N)" =~ ^[0-9]+$$ ]] && (( 10#$(N) <= slots )) || { \
+	  echo "make scale: N=$(N) refused: N must be 0 to $${slots:-?}, the server slots of lb/haproxy.cfg's" \
+	       "server-template (replicas beyond them would get no traffic)" >&2; exit 2; }
 	$(COMPOSE) up -d --wait --no-recreate --scale helloworld=$(N) helloworld
 
 load: ## Start the demo load generator

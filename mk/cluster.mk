@@ -6,6 +6,8 @@ export RELAY_REPLICATION
 
 .PHONY: up-cluster down-cluster bench-carbon
 
+down-cluster: | .env
+
 up-cluster: images .env ## Start the carbon cluster: relay + 2 caches + front graphite-web (RELAY_REPLICATION=2 to mirror)
 	$(CLUSTER_COMPOSE) --profile cluster build relay
 	@profiles="--profile cluster --profile load"; grafana=0; \
