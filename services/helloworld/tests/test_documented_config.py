@@ -71,7 +71,7 @@ class Variable:
 HOSTED = {"HOSTEDGRAPHITE_API_KEY": KEY, "HOSTEDGRAPHITE_HOST": "127.0.0.1", "HOSTEDGRAPHITE_PORT": "{sink}"}
 
 VARIABLES = {
-    "CARBON_HOST": Variable(["127.0.0.1", "localhost", "::1", ""], ["carbon host", "a..b", "[::1]", "-carbon",
+    "CARBON_HOST": Variable(["127.0.0.1", "localhost", "::1", ""], ["carbon host", "a..b", "-carbon",
                                                                     "x" * 64 + ".example", "carbon:2003"]),
     "CARBON_PORT": Variable(["{sink}", "2004"], ["0", "65536", "http", "-1", "²"]),
     "CARBON_PROTOCOL": Variable(["pickle", "plaintext", "udp"], ["http", "tcp"]),

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from graphmetrics.names import check_name, sanitize_name
-from graphmetrics.reporters.address import check_host, check_port
 from graphmetrics.reporters.carbon import PROTOCOLS
 from graphmetrics.reporters.hostedgraphite import ENV_KEY, ENV_KEY_FILE, PORTS, resolve_api_key
+from graphmetrics.reporters.transport import check_host, check_port
 from graphmetrics.runners.schedule import check_interval
 
 __all__ = ["Config", "ConfigError", "load_config", "default_instance"]
@@ -125,9 +125,15 @@ def _interval(value: str) -> float:
     return check_interval(seconds)
 
 
+def _port(value: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError("expected a port number")
+    return check_port(int(value))
+
+
 def _listen_port(value: str) -> int:
     try:
-        return 0 if value == "0" else check_port(value)
+        return 0 if value == "0" else _port(value)
     except ValueError as error:
         raise ValueError(f"{error} (or 0: any free port)") from None
 
@@ -156,7 +162,7 @@ def load_config(
     listen_port = env.checked("LISTEN_PORT", 8001, _listen_port)
     return Config(
         carbon_host="127.0.0.1" if carbon_host is None else env.checked("CARBON_HOST", "", check_host),
-        carbon_port=env.checked("CARBON_PORT", PROTOCOLS[protocol], check_port),
+        carbon_port=env.checked("CARBON_PORT", PROTOCOLS[protocol], _port),
         carbon_protocol=protocol,
         report_interval=env.checked("REPORT_INTERVAL", 10.0, _interval),
         metrics_prefix=env.checked("METRICS_PREFIX", "helloworld", check_name),
@@ -165,6 +171,6 @@ def load_config(
         log_level=env.checked("LOG_LEVEL", "INFO", _level),
         hostedgraphite_api_key=env.api_key(),
         hostedgraphite_host=env.checked("HOSTEDGRAPHITE_HOST", None, check_host),
-        hostedgraphite_port=env.checked("HOSTEDGRAPHITE_PORT", None, check_port),
+        hostedgraphite_port=env.checked("HOSTEDGRAPHITE_PORT", None, _port),
         hostedgraphite_transport=env.choice("HOSTEDGRAPHITE_TRANSPORT", "tcp", PORTS),
     )

@@ -9,6 +9,8 @@ Linux ``TIOCOUTQ`` tells how many written bytes the peer has not acknowledged ye
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import select
 import socket
 import ssl
@@ -25,7 +27,49 @@ if sys.platform.startswith("linux"):  # on a TCP socket: bytes not yet acknowled
 
     _TIOCOUTQ = termios.TIOCOUTQ
 
-__all__ = ["Transport", "TcpTransport", "UdpTransport", "MemoryTransport"]
+__all__ = ["Transport", "TcpTransport", "UdpTransport", "MemoryTransport", "check_host", "check_port"]
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def check_host(host: object) -> str:
+    """``host`` if it is an IP address or a DNS name (ASCII labels of 1-63 letters, digits, ``-``
+    or ``_``, not starting or ending with ``-``; at most 253 characters; not all-numeric at the
+    end); ``[v6]`` loses its brackets. Raises ``ValueError`` saying what is wrong, so a bad name
+    stops a service at start instead of failing every send. The value itself is never echoed: it
+    may be a secret pasted into the wrong variable."""
+    if not isinstance(host, str):
+        raise ValueError(f"a host must be a string, not {type(host).__name__}")
+    literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return str(ipaddress.ip_address(literal))
+    except ValueError:
+        pass
+    name = host[:-1] if host.endswith(".") else host
+    labels = name.split(".")
+    problem = None
+    if not name:
+        problem = "it is empty"
+    elif len(name) > 253:
+        problem = f"it has {len(name)} characters (at most 253)"
+    elif any(not label for label in labels):
+        problem = "it has an empty label (two dots in a row, or a dot at the start)"
+    elif any(len(label) > 63 for label in labels):
+        problem = f"it has a label of {max(map(len, labels))} characters (at most 63)"
+    elif not all(_LABEL.fullmatch(label) for label in labels):
+        problem = "a label has a character other than [A-Za-z0-9_-], or starts or ends with '-'"
+    elif labels[-1].isdigit():
+        problem = "its last label is all digits (and it is no IP address)"
+    if problem is not None:
+        raise ValueError(f"a host must be an IP address or a DNS name: {problem}")
+    return host
+
+
+def check_port(port: object) -> int:
+    """``port`` as an int within 1-65535, else ``ValueError``."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"a port must be an int within 1-65535, not {port!r}")
+    return port
 
 
 class Transport(Protocol):
