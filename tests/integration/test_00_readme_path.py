@@ -5,7 +5,9 @@ given through the README's variables (LB_PORT, GRAPHITE_PORT, GRAFANA_PORT); IMA
 images this suite builds are the ones the clone's `make up` builds (one build context, one build cache).
 It checks what the README promises: the stack answers through the load balancer, graphite-web lists every
 replica's series, `make up` works again when up, after `make down` (the data kept) and after `make clean`
-(everything gone), and `make scale` refuses more replicas than the load balancer has slots for.
+(everything gone), the everyday targets work, and `make scale` refuses more replicas than the load balancer
+has slots for. A cheaper test first checks, without Docker, that every target running compose writes .env
+before it.
 """
 from __future__ import annotations
 
@@ -116,6 +118,38 @@ class Clone:
         return {path.split(".")[1] for path in json.loads(body)["results"]}
 
 
+def clone_head(path: Path) -> Path:
+    """A clone of this repository's committed HEAD (what CI and a newcomer get), not of the working tree."""
+    git = ["git", "-c", "safe.directory=*"]
+    head = subprocess.run([*git, "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    subprocess.run([*git, "clone", "--quiet", "--no-checkout", str(ROOT), str(path)], check=True)
+    subprocess.run([*git, "-C", str(path), "checkout", "--quiet", "--detach", head], check=True)
+    assert not (path / ".env").exists()
+    return path
+
+
+def test_every_target_that_runs_compose_writes_env_first(tmp_path: Path) -> None:
+    """compose refuses to run without the secrets of .env: on a fresh clone each such target (every one
+    `make help` lists, so a new one is covered too) must write .env before its first compose command."""
+    clone = clone_head(tmp_path / "clone")
+    env = {k: v for k, v in os.environ.items() if k not in NOT_A_NEWCOMERS}
+    listed = subprocess.run(["make", "help"], cwd=clone, env=env, check=True, capture_output=True, text=True)
+    targets = re.findall(r"^\s*make (\S+)", listed.stdout, re.MULTILINE)
+    composing = []
+    for target in targets:
+        plan = subprocess.run(["make", "-n", target], cwd=clone, env=env, capture_output=True, text=True).stdout
+        lines = plan.splitlines()
+        first_compose = next((i for i, line in enumerate(lines) if "docker compose" in line), None)
+        if first_compose is None:
+            continue
+        composing.append(target)
+        writes_env = next((i for i, line in enumerate(lines) if "wrote .env" in line), None)
+        assert writes_env is not None and writes_env < first_compose, f"make {target} runs compose before .env:\n{plan}"
+    assert {"up", "images", "down", "clean", "ps", "logs", "scale", "load", "noload", "up-cluster",
+            "down-cluster", "bench-carbon"} <= set(composing)
+
+
 def test_make_up_on_a_fresh_clone_then_again_after_down_and_clean(tmp_path: Path, checked) -> None:
     reason = docker_available()
     if reason:
@@ -123,13 +157,7 @@ def test_make_up_on_a_fresh_clone_then_again_after_down_and_clean(tmp_path: Path
     log = ROOT / ".run" / "readme-path.log"
     log.parent.mkdir(exist_ok=True)
     log.write_text("")
-    git = ["git", "-c", "safe.directory=*"]
-    head = subprocess.run([*git, "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True,
-                          text=True).stdout.strip()
-    subprocess.run([*git, "clone", "--quiet", "--no-checkout", str(ROOT), str(tmp_path / "clone")], check=True)
-    subprocess.run([*git, "-C", str(tmp_path / "clone"), "checkout", "--quiet", "--detach", head], check=True)
-    clone = Clone(tmp_path / "clone", log)
-    assert not (clone.path / ".env").exists()
+    clone = Clone(clone_head(tmp_path / "clone"), log)
     try:
         # 1. The newcomer's command, exactly.
         out = clone.up()
@@ -139,14 +167,19 @@ def test_make_up_on_a_fresh_clone_then_again_after_down_and_clean(tmp_path: Path
             "GRAFANA_ADMIN_PASSWORD", "GRAPHITE_SECRET_KEY"}
         assert env_file.stat().st_mode & 0o077 == 0, "the secrets file is readable by others"
         assert clone.get(clone.lb_port, "/") == (200, b"HelloWorld")
+        assert not (clone.path / ".venv").exists(), "make up built the test venv: it needs none, and it is slow"
         replicas = clone.replicas()
         assert len(replicas) == 3, replicas  # compose.yaml's replicas
         wait_until(lambda: clone.listed_instances() >= replicas, timeout=120, interval=3,
                    what=f"graphite-web to list the series of every replica {sorted(replicas)}")
 
-        # 2. Again, while up: nothing to do, nothing recreated.
+        # 2. Again, while up: nothing to do, nothing recreated; and the other everyday targets.
         containers = project_objects(clone.project)["containers"]
         clone.up()
+        assert sorted(project_objects(clone.project)["containers"]) == sorted(containers)
+        for target in (["ps"], ["noload"], ["load"], ["scale", f"N={len(replicas)}"]):
+            proc = clone.make(*target)
+            assert proc.returncode == 0, f"make {' '.join(target)} failed; see {log}:\n{proc.stderr[-2000:]}"
         assert sorted(project_objects(clone.project)["containers"]) == sorted(containers)
 
         # 3. More replicas than haproxy has slots for are refused, with the reason; nothing changes.
@@ -176,4 +209,5 @@ def test_make_up_on_a_fresh_clone_then_again_after_down_and_clean(tmp_path: Path
         remove_project(clone.project)
     checked("a fresh clone of HEAD with no .env: `make up` wrote .env, served HelloWorld through the lb on the "
             f"LB_PORT given, graphite-web listed all {len(replicas)} replicas' series; `make up` again, after "
-            "`make down` (data kept) and after `make clean` (nothing left) worked; `make scale` beyond lb's slots was refused")
+            "`make down` (data kept) and after `make clean` (nothing left) worked, so did ps, noload, load and scale; "
+            "`make scale` beyond lb's slots was refused; every target that runs compose writes .env first")
