@@ -129,7 +129,7 @@ def clone_head(path: Path) -> Path:
     return path
 
 
-def test_every_target_that_runs_compose_writes_env_first(tmp_path: Path) -> None:
+def test_every_target_that_runs_compose_writes_env_first(tmp_path: Path, checked) -> None:
     """compose refuses to run without the secrets of .env: on a fresh clone each such target (every one
     `make help` lists, so a new one is covered too) must write .env before its first compose command."""
     clone = clone_head(tmp_path / "clone")
@@ -148,6 +148,7 @@ def test_every_target_that_runs_compose_writes_env_first(tmp_path: Path) -> None
         assert writes_env is not None and writes_env < first_compose, f"make {target} runs compose before .env:\n{plan}"
     assert {"up", "images", "down", "clean", "ps", "logs", "scale", "load", "noload", "up-cluster",
             "down-cluster", "bench-carbon"} <= set(composing)
+    checked(f"on a fresh clone, each of the {len(composing)} make targets that run compose writes .env first")
 
 
 def test_make_up_on_a_fresh_clone_then_again_after_down_and_clean(tmp_path: Path, checked) -> None:
@@ -210,4 +211,4 @@ def test_make_up_on_a_fresh_clone_then_again_after_down_and_clean(tmp_path: Path
     checked("a fresh clone of HEAD with no .env: `make up` wrote .env, served HelloWorld through the lb on the "
             f"LB_PORT given, graphite-web listed all {len(replicas)} replicas' series; `make up` again, after "
             "`make down` (data kept) and after `make clean` (nothing left) worked, so did ps, noload, load and scale; "
-            "`make scale` beyond lb's slots was refused; every target that runs compose writes .env first")
+            "`make scale` beyond lb's slots was refused")
