@@ -26,7 +26,11 @@ from stack import ROOT, docker_available, wait_until
 NOT_A_NEWCOMERS = ("GRAPHITE_SECRET_KEY", "GRAFANA_ADMIN_PASSWORD", "REPORT_INTERVAL", "LOAD_RATE",
                    "LOAD_MAX_REQUESTS", "LOG_LEVEL", "N", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
 """Variables of this process that a newcomer's shell does not have: the clone must make its own secrets,
-and the outer `make test` must not leak its flags or level into the clone's make."""
+and the outer `make test` must not leak its flags or level into the clone's make. (COMPOSE_* go too.)"""
+
+
+def newcomers_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in NOT_A_NEWCOMERS and not k.startswith("COMPOSE_")}
 
 
 def lb_slots() -> int:
@@ -75,8 +79,7 @@ class Clone:
         self.log = log
         self.project = f"mattt-readme-{os.getpid()}"
         self.lb_port, self.graphite_port, self.grafana_port = free_ports(3)
-        env = {k: v for k, v in os.environ.items() if k not in NOT_A_NEWCOMERS}
-        self.env = {**env, "COMPOSE_PROJECT_NAME": self.project, "LB_PORT": str(self.lb_port),
+        self.env = {**newcomers_environment(), "COMPOSE_PROJECT_NAME": self.project, "LB_PORT": str(self.lb_port),
                     "GRAPHITE_PORT": str(self.graphite_port), "GRAFANA_PORT": str(self.grafana_port)}
 
     def make(self, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
@@ -133,7 +136,7 @@ def test_every_target_that_runs_compose_writes_env_first(tmp_path: Path, checked
     """compose refuses to run without the secrets of .env: on a fresh clone each such target (every one
     `make help` lists, so a new one is covered too) must write .env before its first compose command."""
     clone = clone_head(tmp_path / "clone")
-    env = {k: v for k, v in os.environ.items() if k not in NOT_A_NEWCOMERS}
+    env = newcomers_environment()
     listed = subprocess.run(["make", "help"], cwd=clone, env=env, check=True, capture_output=True, text=True)
     targets = re.findall(r"^\s*make (\S+)", listed.stdout, re.MULTILINE)
     composing = []
