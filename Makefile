@@ -97,9 +97,20 @@ load: ## Start the demo load generator
 noload: ## Stop the demo load generator
 	$(COMPOSE) --profile load stop loadgen
 
-test: test-unit test-integration ## Unit tests, then the integration tests against the real stack
+test: test-dashboards test-unit test-integration ## Dashboard schema check, unit tests, then the integration tests against the real stack
 
-test-unit: venv ## Unit tests of both packages and the graphite-web plugin (real carbon-cache / graphite-web from the venv)
+# Grafana's dashboard model (@grafana/schema, pinned to GRAFANA_IMAGE) and TypeScript, from package-lock.json.
+.PHONY: test-dashboards
+SCHEMA_CHECK := grafana/schema-check
+$(SCHEMA_CHECK)/node_modules/.stamp: $(SCHEMA_CHECK)/package.json $(SCHEMA_CHECK)/package-lock.json
+	@bash scripts/ensure-node.sh
+	cd $(SCHEMA_CHECK) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-dashboards: $(SCHEMA_CHECK)/node_modules/.stamp ## Type-check grafana/dashboards/*.json against Grafana's own model
+	node $(SCHEMA_CHECK)/check.mjs
+
+test-unit: venv $(SCHEMA_CHECK)/node_modules/.stamp ## Unit tests of both packages and the graphite-web plugin (real carbon-cache / graphite-web from the venv)
 	$(PY) -m pytest -q -p no:cacheprovider services/metrics/tests services/helloworld/tests tests/grafana tests/graphite_web $(PYTEST_ARGS)
 	@echo "[test-unit] graphmetrics again in pure Python (GRAPHMETRICS_PURE_PYTHON=1, the C speedups off)"
 	GRAPHMETRICS_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider services/metrics/tests $(PYTEST_ARGS)
