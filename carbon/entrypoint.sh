@@ -1,7 +1,8 @@
 #!/bin/bash
 # `carbon`: carbon-cache and carbon-aggregator in the foreground; if either exits, stop the other and exit,
 # so Docker's restart policy sees the failure. SIGTERM is passed on so the cache flushes on `docker stop`.
-# `graphite`: migrate graphite-web's sqlite database, then serve graphite.wsgi with gunicorn.
+# `graphite`: migrate graphite-web's sqlite database, then serve it with gunicorn (graphite_wsgi.py: with the UI's
+# static files).
 set -euo pipefail
 case "${1:-carbon}" in
   carbon)
@@ -20,7 +21,7 @@ case "${1:-carbon}" in
     : "${GRAPHITE_SECRET_KEY:?GRAPHITE_SECRET_KEY must be set (make up writes one into .env)}"
     graphite-manage migrate --noinput >/var/log/graphite/migrate.log 2>&1 || { cat /var/log/graphite/migrate.log; exit 1; }
     exec gunicorn --bind 0.0.0.0:8080 --workers "${GRAPHITE_WORKERS:-2}" --timeout 60 \
-         --access-logfile - --error-logfile - graphite.wsgi:application
+         --access-logfile - --error-logfile - graphite_wsgi:application
     ;;
   *) exec "$@" ;;
 esac

@@ -24,6 +24,15 @@ def page_state(stack, name):
     """The state the dashboard page /dashboard/<name> opens with (its template embeds it, JS-escaped)."""
     status, page = stack.get(f"/dashboard/{name}", base=stack.graphite_url)
     assert status == 200, page[:300]
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.decode())
+    assert assets, f"/dashboard/{name} loads no scripts or styles: {page[:500]!r}"
+    missing = [a for a in assets if stack.get(a, base=stack.graphite_url)[0] != 200]
+    assert not missing, f"/dashboard/{name} would be a blank page: graphite-web does not serve {missing}"
+    assert "var initialError = null;" in page.decode(), f"/dashboard/{name} opens with an error: {page[:900]!r}"
+    # graphite-web 1.1.8's dashboard.js calls htmlEncode without defining it (upstream issue 2711): the page
+    # then stops before it draws a saved dashboard. The image appends the definition.
+    _, script = stack.get("/static/js/dashboard.js", base=stack.graphite_url)
+    assert b"function htmlEncode(" in script, "dashboard.js lacks htmlEncode: no saved dashboard would open"
     match = re.search(r"var initialState = JSON\.parse\('(.*)'\);", page.decode())
     assert match, f"/dashboard/{name} opens no dashboard: {page[:500]!r}"
     return json.loads(json.loads(f'"{match[1]}"'))  # escapejs writes \uXXXX escapes, as JSON strings do
