@@ -41,11 +41,11 @@ function main(args) {
         problems.push(`${file}: not valid JSON: ${error.message}`);
         return;
       }
-      const ts_file = path.join(scratch, `dashboard${index}.ts`);
+      const tsFile = path.join(scratch, `dashboard${index}.ts`);
       const model = path.join(here, 'model').split(path.sep).join('/');
-      fs.writeFileSync(ts_file, `${PREFIX}${text}) satisfies ProvisionedDashboard;\n` +
+      fs.writeFileSync(tsFile, `${PREFIX}${text}) satisfies ProvisionedDashboard;\n` +
         `import type { ProvisionedDashboard } from '${model}';\n`);
-      generated.set(ts_file, file);
+      generated.set(tsFile, file);
     });
     const program = ts.createProgram([...generated.keys()], {
       strict: true,

@@ -95,11 +95,12 @@ def test_the_checker_names_each_fault_at_its_line(tmp_path: Path) -> None:
 
 def test_the_checker_reports_the_line_of_the_fault(tmp_path: Path) -> None:
     text = (DASHBOARDS / "pipeline-health.json").read_text(encoding="utf-8")
-    line = text.splitlines().index('  "refresh": "10s",') + 1
-    (tmp_path / "pipeline-health.json").write_text(text.replace('"refresh": "10s"', '"refresh": 10'),
+    line, where = next((number, line) for number, line in enumerate(text.splitlines(), 1) if '"refresh"' in line)
+    column = where.index('"refresh"') + 1
+    (tmp_path / "pipeline-health.json").write_text(re.sub(r'"refresh": "\w+"', '"refresh": 10', text, count=1),
                                                   encoding="utf-8")
     result = run_checker(tmp_path / "pipeline-health.json")
-    assert f"pipeline-health.json:{line}:3: error TS2322" in result.stdout, result.stdout
+    assert f"pipeline-health.json:{line}:{column}: error TS2322" in result.stdout, result.stdout
 
 
 def test_the_pinned_model_is_the_grafana_image_in_compose() -> None:
