@@ -64,13 +64,14 @@ up: images .env ## Build and start the stack, wait until healthy, print the URLs
 	  echo "[up]   Everything else runs; browse the data in graphite-web's own UI instead (URL below)."; \
 	fi; \
 	$(COMPOSE) $$profiles up -d --wait --remove-orphans; \
+	port() { $(COMPOSE) $$profiles port "$$1" "$$2" | head -1; }; \
 	echo; echo "Stack is up:"; \
-	echo "  helloworld (via lb)   http://127.0.0.1:$${LB_PORT:-8001}/?world_size=42"; \
-	echo "  graphite-web          http://127.0.0.1:$${GRAPHITE_PORT:-8080}/  (render API: /render?target=sumSeries(helloworld.*.hello_called.count)&format=json)"; \
-	if [ $$grafana = 1 ]; then echo "  grafana               http://127.0.0.1:$${GRAFANA_PORT:-3000}/  (admin password in .env)"; \
+	echo "  helloworld (via lb)   http://$$(port lb 8001)/?world_size=42"; \
+	echo "  graphite-web          http://$$(port graphite 8080)/  (render API: /render?target=sumSeries(helloworld.*.hello_called.count)&format=json)"; \
+	if [ $$grafana = 1 ]; then echo "  grafana               http://$$(port grafana 3000)/  (admin password in .env)"; \
 	else echo "  grafana               not started (image unavailable)"; fi; \
 	echo "  graphite-web's own dashboards, the Grafana dashboards' graphs (grafana/graphite_web_dashboards.py):"; \
-	$(PYTHON) grafana/graphite_web_dashboards.py "http://$$($(COMPOSE) port graphite 8080 | head -1)"
+	$(PYTHON) grafana/graphite_web_dashboards.py "http://$$(port graphite 8080)"
 
 down: ## Stop the stack (keeps the Whisper data)
 	$(COMPOSE) --profile '*' down --remove-orphans
