@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh registry, and the real resource behind Twisted's real HTTP parser, in memory."""
+"""Shared fixtures: a fresh registry, and the service's real site (its resource behind Twisted's HTTP parser
+and the service's edge), in memory."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from graphmetrics.registry import MetricsRegistry
-from helloworld.service import QuietSite
+from helloworld.edge import HelloWorldSite
 from helloworld.web import HelloWorldResource
 
 
@@ -30,8 +31,8 @@ class Response:
 class InMemoryHTTP:
     """Sends raw request bytes through a ``Site``'s own ``HTTPChannel`` on a ``StringTransport``."""
 
-    def __init__(self, resource: HelloWorldResource) -> None:
-        self.site = QuietSite(resource, reactor=Clock())
+    def __init__(self, registry: MetricsRegistry) -> None:
+        self.site = HelloWorldSite(HelloWorldResource(registry), registry, reactor=Clock())
 
     def request(self, target: bytes, method: bytes = b"GET") -> Response:
         channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
@@ -68,4 +69,4 @@ def registry() -> MetricsRegistry:
 
 @pytest.fixture
 def http(registry: MetricsRegistry) -> InMemoryHTTP:
-    return InMemoryHTTP(HelloWorldResource(registry))
+    return InMemoryHTTP(registry)

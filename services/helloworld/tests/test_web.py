@@ -38,6 +38,7 @@ def test_hello(http: InMemoryHTTP, registry: MetricsRegistry) -> None:
     assert response.headers[b"content-type"] == b"text/plain; charset=utf-8"
     assert accounting(registry) == {
         "hello_called": 1, "requests": 1, "responses.200": 1, "bad_requests": 0, "not_found": 0, "world_size": 0,
+        "connections.timed_out": 0, "connections.refused": 0, "connections.limit_reached": 0,
     }
 
 
@@ -104,7 +105,7 @@ def test_head_sends_the_length_without_the_body(http: InMemoryHTTP) -> None:
 
 def test_the_timer_records_each_request_in_milliseconds() -> None:
     registry = MetricsRegistry(clock=TickingClock(0.25))  # the request timer reads the registry's clock
-    http = InMemoryHTTP(HelloWorldResource(registry))
+    http = InMemoryHTTP(registry)
     http.request(b"/")
     http.request(b"/?world_size=nope")
     timer = registry.snapshot()["requests"]

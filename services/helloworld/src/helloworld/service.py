@@ -15,29 +15,20 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.error import CannotListenError
-from twisted.web.server import Site
 
 from graphmetrics.registry import MetricsRegistry
 
 from .config import Config, ConfigError, load_config
+from .edge import HelloWorldSite
 from .runtime import LAG_METRIC, ReactorLagProbe, register_process_gauges
 from .web import HelloWorldResource
 
-__all__ = ["HelloWorldService", "QuietSite", "build_reporters", "freeze_startup_heap", "main", "STOP_DEADLINE"]
+__all__ = ["HelloWorldService", "build_reporters", "freeze_startup_heap", "main", "STOP_DEADLINE"]
 
 log = logging.getLogger("helloworld")
 
 STOP_DEADLINE = 3.0
 """Seconds the final report may take on SIGTERM; well inside Docker's default 10 s stop timeout."""
-
-
-class QuietSite(Site):
-    """A ``Site`` without the per-request access log line (the metrics are the access log)."""
-
-    noisy = False
-
-    def log(self, request: Any) -> None:
-        pass
 
 
 def build_reporters(config: Config, registry: MetricsRegistry) -> list[Any]:
@@ -81,7 +72,7 @@ class HelloWorldService:
         self.config = config
         self.registry = registry if registry is not None else MetricsRegistry()
         self._reactor = reactor
-        self.site = QuietSite(HelloWorldResource(self.registry))
+        self.site = HelloWorldSite(HelloWorldResource(self.registry), self.registry, reactor=reactor)
         register_process_gauges(self.registry)
         self._lag_probe = ReactorLagProbe(reactor, self.registry.histogram(LAG_METRIC))
         self._reporters = build_reporters(config, self.registry) if reporters is None else reporters
@@ -95,6 +86,7 @@ class HelloWorldService:
         Returns the ``IListeningPort``.
         """
         port = self.port = self._reactor.listenTCP(self.config.listen_port, self.site, interface="0.0.0.0")
+        self.site.listening(port)
         self._lag_probe.start()
         if self._reporters:
             from graphmetrics.runners.twisted import TwistedRunner

@@ -2,10 +2,12 @@
 
 Request accounting: every request except ``/healthz`` and ``/metrics`` increments ``hello_called``, is timed
 by the ``requests`` timer and counted in ``responses.<status>``, whatever its outcome, so that
-``hello_called.count == requests.count == sum(responses.*.count)`` always holds. ``/healthz`` and
-``/metrics`` are left out so that health checks and scrapes do not distort what is measured.
-Bad input (400) additionally counts in ``bad_requests``, unknown paths (404) in ``not_found``; neither
-touches ``world_size``. User input never produces a traceback: only a bug (a 500) is logged as one.
+``hello_called.count == requests.count == sum(responses.*.count)`` always holds. A GET or HEAD of ``/healthz``
+or ``/metrics`` is left out so that health checks and scrapes do not distort what is measured.
+Malformed requests additionally count in ``bad_requests``: bad input (400), a method other than GET or HEAD on
+any path (405), and what the HTTP edge (``edge``) refuses before this resource sees it (400, 413, 414, 431),
+reported through :meth:`HelloWorldResource.refused`. Unknown paths (404) count in ``not_found``. None of
+them touches ``world_size``. User input never produces a traceback: only a bug (a 500) is logged as one.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ __all__ = ["HelloWorldResource", "EXCLUDED_PATHS"]
 log = logging.getLogger(__name__)
 
 EXCLUDED_PATHS = frozenset({b"/healthz", b"/metrics"})
-"""Paths left out of the request accounting."""
+"""Paths whose GET and HEAD are left out of the request accounting."""
 
 _TEXT = b"text/plain; charset=utf-8"
 _JSON = b"application/json"
@@ -60,7 +62,7 @@ class HelloWorldResource(Resource):
 
     def render(self, request: Request) -> bytes:  # type: ignore[override]
         path = request.path or b""
-        if path in EXCLUDED_PATHS:
+        if path in EXCLUDED_PATHS and request.method in _READ_METHODS:
             status, content_type, body = self._unaccounted(path)
         else:
             timing = self._requests.time()  # with the C speedups, one C object start to stop
@@ -84,6 +86,7 @@ class HelloWorldResource(Resource):
     def _answer(self, request: Request, path: bytes) -> tuple[int, bytes, bytes]:
         try:
             if request.method not in _READ_METHODS:
+                self._bad_requests.inc()
                 request.setHeader(b"allow", b"GET, HEAD")
                 return _error(405, f"method {request.method.decode('latin-1')[:16]!r} not allowed; use GET")
             if path != b"/":
@@ -103,6 +106,16 @@ class HelloWorldResource(Resource):
         except Exception:
             log.exception("bug: unexpected error answering %r", request)
             return _error(500, "internal error")
+
+    def refused(self, status: int) -> None:
+        """Account a malformed request the HTTP edge answered with ``status`` before it reached :meth:`render`.
+
+        Timed like any other request: its handling was the refusal.
+        """
+        timing = self._requests.time()
+        self._bad_requests.inc()
+        timing.stop()
+        self._account(status)
 
     def _account(self, status: int) -> None:
         self._hello_called.inc()
