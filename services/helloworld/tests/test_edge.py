@@ -242,6 +242,12 @@ def test_a_connection_accepted_beyond_the_limit_gets_a_503() -> None:
     assert status_line == b"HTTP/1.1 503 Service Unavailable" and b"retry-after: 1" in rest
     assert b"too many connections" in rest and transport.disconnecting
     assert registry.snapshot()["connections.refused"]["count"] == 1
+    site.reactor.advance(LINGER_TIMEOUT)  # a peer that never closes its side is aborted
+    assert transport.disconnected
+    held = [site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40001 + n)) for n in range(edge.FD_RESERVE)]
+    answered = [protocol for protocol in held if protocol is not None]
+    assert 0 < len(answered) < edge.FD_RESERVE // 2  # the rest are closed at once: their descriptors stay free
+    assert registry.snapshot()["connections.refused"]["count"] == 1 + edge.FD_RESERVE
 
 
 def test_the_connection_limit_keeps_descriptors_in_reserve(monkeypatch: pytest.MonkeyPatch) -> None:

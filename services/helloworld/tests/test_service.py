@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -21,6 +23,7 @@ from graphmetrics.registry import MetricsRegistry
 from graphmetrics.reporters.carbon import CarbonReporter
 from graphmetrics.reporters.hostedgraphite import HostedGraphiteReporter
 from helloworld.config import Config, load_config
+from helloworld.edge import FD_RESERVE, REQUEST_TIMEOUT
 from helloworld.runtime import LAG_METRIC
 from helloworld.service import HelloWorldService, build_reporters, main
 
@@ -120,9 +123,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def get(port: int, target: str) -> int:
+def get(port: int, target: str, timeout: float = 5) -> int:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{target}", timeout=5) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{target}", timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
@@ -183,3 +186,62 @@ def test_the_module_runs_from_any_directory(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "helloworld"], env={**os.environ, "LISTEN_PORT": "x"},
                             cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def normal_client(port: int) -> int:
+    """GET / as a well-behaved client: a 503 (at the connection limit) is retried after its Retry-After."""
+    for _ in range(5):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=REQUEST_TIMEOUT + 10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            assert error.code == 503 and "too many connections" in json.load(error)["error"], error
+            time.sleep(float(error.headers["retry-after"]))
+    raise AssertionError("still refused after 5 tries")
+
+
+def wait_serving(port: int) -> None:
+    for _ in range(200):  # the process start is what we wait for (at most ~10 s)
+        try:
+            assert get(port, "/healthz") == 200
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("the service did not start")
+
+
+def test_under_a_128_descriptor_limit_held_connections_cannot_starve_the_process() -> None:
+    """The reported attack, as reported: more half-sent requests than descriptors. Each is answered 408 at
+    its deadline, the process keeps descriptors in reserve, and a normal client waits in the listen queue
+    for at most a deadline instead of being reset."""
+    port = free_port()
+    env = {**os.environ, "CARBON_HOST": "", "LISTEN_PORT": str(port)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helloworld"], env=env, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128)),
+    )
+    attackers: list[socket.socket] = []
+    try:
+        wait_serving(port)
+        for _ in range(100):  # 128 - FD_RESERVE accepted, the rest wait in the listen queue (50)
+            attacker = socket.create_connection(("127.0.0.1", port), timeout=5)
+            attacker.sendall(b"GET / HTTP/1.1\r\nHo")
+            attackers.append(attacker)
+        assert normal_client(port) == 200
+        accepted_first = attackers[: 128 - FD_RESERVE]  # the listen queue is first in, first out
+        assert {attacker.recv(100).split(b" ")[1] for attacker in accepted_first} == {b"408"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            metrics = json.load(response)["metrics"]
+        assert metrics["connections.limit_reached"]["count"] >= 1
+        assert metrics["connections.timed_out"]["count"] >= 128 - FD_RESERVE
+        assert metrics["runtime.open_fds"]["value"] < 128
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        for attacker in attackers:
+            attacker.close()
+        if process.poll() is None:
+            process.kill()
+    stderr = process.stderr.read() if process.stderr else ""
+    assert "Traceback" not in stderr and "Timing out client" not in stderr and "Could not accept" not in stderr
+    assert len([line for line in stderr.splitlines() if "HTTP connections:" in line]) <= 2

@@ -15,7 +15,6 @@ from conftest import InMemoryHTTP, TickingClock
 from graphmetrics.registry import MetricsRegistry
 from helloworld.loadgen.mix import BAD_REQUESTS, RequestMix
 from helloworld.query import MAX_WORLD_SIZE
-from helloworld.web import HelloWorldResource
 
 HISTOGRAM_FIELDS = {
     "count", "sum", "avg", "min", "max", "std_dev", "50_percentile", "75_percentile", "95_percentile",

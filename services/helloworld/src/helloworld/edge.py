@@ -58,14 +58,18 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_CONNECTIONS = 1000
 """Most open connections, and never more than the descriptor limit minus :data:`FD_RESERVE`. At the limit
 the service stops accepting: new connections wait in the kernel's listen queue until one closes."""
-FD_RESERVE = 32
-"""Descriptors kept free under the limit for everything else: reporter sockets, ``/proc`` reads, logs."""
+FD_RESERVE = 64
+"""Descriptors kept free under the limit for everything else (reporter sockets, ``/proc`` reads, logs) and for
+connections Twisted accepts in the same batch as the one that reached the limit."""
 LINGER_TIMEOUT = 2.0
 """After a refusal the service stops writing and drains what the peer still sends for this long, so the
 peer reads the answer instead of a reset; then the connection is aborted."""
 LOG_SUMMARY_INTERVAL = 60.0
 """Connection events are logged at most once per this many seconds, as one summary line."""
 
+_MAX_OVERFLOW_ANSWERS = FD_RESERVE // 4
+"""Most 503 answers beyond the limit in flight at once; more are closed unanswered (each answer holds a
+descriptor until the peer has read it)."""
 _JSON = b"application/json"
 _ABSOLUTE_FORM = re.compile(rb"[hH][tT][tT][pP][sS]?://([^/?#]*)")
 
@@ -297,11 +301,24 @@ class EdgeChannel(HTTPChannel):
 
 
 class _Overflow(Protocol):
-    """A connection accepted beyond the limit in the same accept batch as the last one allowed: a 503."""
+    """A connection accepted beyond the limit (Twisted accepts in batches): a 503, then a lingering close."""
+
+    def __init__(self, site: HelloWorldSite) -> None:
+        self._site = site
+        self._abort: Any = None
 
     def connectionMade(self) -> None:
         self.transport.write(_response(503, "too many connections; retry shortly", b"retry-after: 1\r\n"))
-        self.transport.loseConnection()
+        self._abort = self._site.reactor.callLater(LINGER_TIMEOUT, self.transport.abortConnection)
+        if ITCPTransport.providedBy(self.transport):
+            self.transport.loseWriteConnection()
+        else:
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason: Any = None) -> None:
+        if self._abort is not None and self._abort.active():
+            self._abort.cancel()
+        self._site.overflow_closed()
 
 
 class HelloWorldSite(Site):
@@ -328,6 +345,7 @@ class HelloWorldSite(Site):
         self._resource = resource
         self._port: Any = None
         self._accepting = True
+        self._overflowing = 0
         self._timed_out = registry.counter("connections.timed_out")
         self._refused = registry.counter("connections.refused")
         self._limit_reached = registry.counter("connections.limit_reached")
@@ -347,27 +365,44 @@ class HelloWorldSite(Site):
         super().stopFactory()
 
     def buildProtocol(self, addr: Any) -> Any:
-        if self.open_connections >= self.max_connections:
-            # Accepted in the same batch as the connection that reached the limit: answered, not dropped.
-            self._refused.inc()
-            self._summary.note("refused (503) at the connection limit")
-            return _Overflow()
-        return super().buildProtocol(addr)
+        if self.open_connections < self.max_connections:
+            return super().buildProtocol(addr)
+        # Accepted in the same batch as the connection that reached the limit: answered while few are, closed
+        # at once beyond that, so that a burst cannot use the descriptors in reserve.
+        self._refused.inc()
+        if self._overflowing >= _MAX_OVERFLOW_ANSWERS:
+            self._summary.note("closed unanswered beyond the connection limit")
+            return None
+        self._overflowing += 1
+        self._summary.note("refused (503) at the connection limit")
+        return _Overflow(self)
 
     # -- called by EdgeChannel --------------------------------------------------------------------------
     def connection_opened(self) -> None:
         self.open_connections += 1
+        self._fit_accept_batch()
         if self.open_connections >= self.max_connections and self._accepting and self._port is not None:
             self._port.stopReading()
             self._accepting = False
             self._limit_reached.inc()
-            self._summary.note(f"times the connection limit ({self.max_connections}) paused accepting")
+            self._summary.note(f"pauses in accepting at the connection limit ({self.max_connections})")
 
     def connection_closed(self) -> None:
         self.open_connections -= 1
+        self._fit_accept_batch()
         if not self._accepting and self.open_connections < self.max_connections and self._port is not None:
             self._port.startReading()
             self._accepting = True
+
+    def overflow_closed(self) -> None:
+        self._overflowing -= 1
+
+    def _fit_accept_batch(self) -> None:
+        # Twisted's TCP port accepts up to `numberAccepts` connections per wake-up (and grows it by 20 after
+        # a full batch); kept within the free slots, a batch overshoots the limit by that growth at most.
+        if self._port is not None and hasattr(self._port, "numberAccepts"):
+            free = self.max_connections - self.open_connections
+            self._port.numberAccepts = max(1, min(self._port.numberAccepts, free))
 
     def connection_timed_out(self, kind: str) -> None:
         self._timed_out.inc()
