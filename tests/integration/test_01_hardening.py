@@ -1,7 +1,10 @@
-"""7. Hardening: loopback-only ports, non-root containers, no default secrets."""
+"""7. Hardening: loopback-only ports, non-root containers, no default secrets, bounded HTTP edges."""
 import json
 import os
+import select
+import socket
 import subprocess
+import time
 
 from stack import ROOT
 
@@ -50,3 +53,48 @@ def test_grafana_has_no_default_admin_password(stack, checked):
     assert grafana["environment"]["GF_USERS_ALLOW_SIGN_UP"] == "false"
     assert grafana["user"] == "472"
     checked("Grafana refuses to start without GRAFANA_ADMIN_PASSWORD; anonymous users are read-only viewers")
+
+
+def _lb_address(stack) -> tuple[str, int]:
+    return "127.0.0.1", int(stack.lb_url.rsplit(":", 1)[1])
+
+
+def _raw(stack, data: bytes, timeout: float = 10) -> bytes:
+    with socket.create_connection(_lb_address(stack), timeout=timeout) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_a_trickled_request_head_gets_408_from_the_load_balancer(stack, checked):
+    """One byte every 3 s never lets `timeout client` expire; `timeout http-request` bounds the whole head."""
+    with socket.create_connection(_lb_address(stack), timeout=5) as attacker:
+        started = time.monotonic()
+        for byte in b"GET / HT":  # 8 bytes: 24 s, well past the 10 s bound
+            readable, _, _ = select.select([attacker], [], [], 3)
+            if readable:
+                break
+            assert stack.get("/")[0] == 200, "a normal client must be served meanwhile"
+            attacker.sendall(bytes([byte]))
+        answer = attacker.recv(65536)
+        elapsed = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    checked(f"a request head trickled a byte every 3 s through the lb: 408 after {elapsed:.0f} s, others served")
+
+
+def test_the_load_balancer_and_the_service_refuse_bad_requests_with_a_reason(stack, checked):
+    big = _raw(stack, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+    assert big.startswith(b"HTTP/1.1 413") and b'"error"' in big, big[:300]
+    for path in (b"/metrics", b"/healthz"):
+        refused = _raw(stack, b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path)
+        assert refused.startswith(b"HTTP/1.1 405") and b"allow: GET, HEAD" in refused.lower(), refused[:300]
+    absolute = _raw(stack, b"GET http://x/?world_size=9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert absolute.startswith(b"HTTP/1.1 200") and b'"count"' in absolute, absolute[:300]
+    chunked = _raw(stack, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   + (b"4000\r\n" + b"y" * 0x4000 + b"\r\n") * 5)
+    assert chunked.startswith(b"HTTP/1.1 413") and b"larger than" in chunked, chunked[:300]
+    assert stack.get("/")[0] == 200
+    checked("through the lb: a 100 MB declared body -> 413 (haproxy), a 80 KiB chunked one -> 413 (service), "
+            "POST /metrics and /healthz -> 405 with Allow, an absolute-form target -> 200")
