@@ -176,7 +176,7 @@ class EdgeChannel(HTTPChannel):
         self._deadline: Any = None
         self._abort: Any = None
         self._processing = False
-        self._request_bytes = 0
+        self._request_started = False
         self._head_lines = 0
         self._head_bytes = 0
 
@@ -204,7 +204,7 @@ class EdgeChannel(HTTPChannel):
         if self.refused:
             return  # lingering after a refusal: drained and dropped
         if not self._processing:
-            self._request_bytes += len(data)
+            self._request_started = True
             if self._deadline is None:
                 self._deadline = self.callLater(REQUEST_TIMEOUT, self._request_timed_out)
         super().dataReceived(data)
@@ -248,7 +248,8 @@ class EdgeChannel(HTTPChannel):
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._deadline = None
-        self._request_bytes = self._head_lines = self._head_bytes = 0
+        self._request_started = False
+        self._head_lines = self._head_bytes = 0
         self._processing = True
         super().allContentReceived()
 
@@ -265,7 +266,7 @@ class EdgeChannel(HTTPChannel):
     def _request_timed_out(self) -> None:
         self._deadline = None
         self.site.connection_timed_out("request")
-        if self._request_bytes:
+        if self._request_started:
             self.refuse(408, f"request not complete within {REQUEST_TIMEOUT:g} s", counted=False)
         else:
             self._close(self.loseConnection)  # it said nothing: there is nothing to answer
