@@ -46,6 +46,7 @@ def reactor() -> Iterator[Any]:
 @dataclass
 class Answer:
     status: int
+    phrase: bytes
     headers: dict[bytes, bytes]
     body: bytes
 
@@ -71,7 +72,8 @@ def read_answer(sock: socket.socket) -> Answer:
         chunk = sock.recv(65536)
         assert chunk, "connection closed inside the body"
         body += chunk
-    return Answer(int(status_line.split()[1]), headers, body[:length])
+    _version, status, phrase = status_line.split(b" ", 2)
+    return Answer(int(status), phrase, headers, body[:length])
 
 
 def closed_by_peer(sock: socket.socket) -> bool:
@@ -337,6 +339,7 @@ def test_an_oversized_or_malformed_head_is_answered_with_a_reason_and_counted(
     client.sendall(raw)
     answer = read_answer(client)
     assert answer.status == status and reason in answer.reason()
+    assert answer.phrase == {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}[status]
     assert closed_by_peer(client)
     assert_normal_client_served(served)
     assert served.count(f"responses.{status}") == served.count("bad_requests") == 1

@@ -24,7 +24,7 @@ from typing import Any
 
 from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Protocol
-from twisted.web.http import RESPONSES, HTTPChannel
+from twisted.web.http import HTTPChannel
 from twisted.web.http_headers import Headers
 from twisted.web.server import Request, Site
 
@@ -71,6 +71,11 @@ _MAX_OVERFLOW_ANSWERS = FD_RESERVE // 4
 """Most 503 answers beyond the limit in flight at once; more are closed unanswered (each answer holds a
 descriptor until the peer has read it)."""
 _JSON = b"application/json"
+_REASONS = {
+    400: b"Bad Request", 408: b"Request Timeout", 413: b"Content Too Large", 414: b"URI Too Long",
+    431: b"Request Header Fields Too Large", 503: b"Service Unavailable",
+}
+"""RFC 9110's reason phrases of the edge's answers (Twisted's table lacks 431)."""
 _ABSOLUTE_FORM = re.compile(rb"[hH][tT][tT][pP][sS]?://([^/?#]*)")
 
 
@@ -101,8 +106,17 @@ def _response(status: int, detail: str, extra: bytes = b"") -> bytes:
     body = json.dumps({"status": status, "error": detail}).encode("ascii")
     return (
         b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n%s\r\n"
-        % (status, RESPONSES.get(status, b"Error"), _JSON, len(body), extra)
+        % (status, _REASONS[status], _JSON, len(body), extra)
     ) + body
+
+
+def _finish_writing(transport: Any) -> None:
+    """Send what is written, then a FIN, and keep reading: the peer reads the answer, not a reset (a close with
+    its unread bytes in our receive buffer would send one, and could discard the answer)."""
+    if ITCPTransport.providedBy(transport):
+        transport.loseWriteConnection()
+    else:
+        transport.loseConnection()
 
 
 class EventSummary:
@@ -288,10 +302,7 @@ class EdgeChannel(HTTPChannel):
             self.site.request_refused(status)
         self.transport.write(_response(status, detail))
         self.transport.unregisterProducer()
-        if ITCPTransport.providedBy(self.transport):
-            self._close(self.transport.loseWriteConnection)
-        else:
-            self._close(self.transport.loseConnection)
+        self._close(lambda: _finish_writing(self.transport))
 
     def _close(self, close: Any) -> None:
         """``close()``, and abort the connection if it is still open :data:`LINGER_TIMEOUT` later (a peer that
@@ -311,10 +322,7 @@ class _Overflow(Protocol):
     def connectionMade(self) -> None:
         self.transport.write(_response(503, "too many connections; retry shortly", b"retry-after: 1\r\n"))
         self._abort = self._site.reactor.callLater(LINGER_TIMEOUT, self.transport.abortConnection)
-        if ITCPTransport.providedBy(self.transport):
-            self.transport.loseWriteConnection()
-        else:
-            self.transport.loseConnection()
+        _finish_writing(self.transport)
 
     def connectionLost(self, reason: Any = None) -> None:
         if self._abort is not None and self._abort.active():
