@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -327,10 +330,13 @@ def test_a_small_body_is_read_in_memory_and_the_method_refused(served: Served, t
         (b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(MAX_HEADER_FIELDS + 1)) + b"\r\n",
          431, f"more than {MAX_HEADER_FIELDS} header fields"),
         (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", 400, "malformed request"),
+        (b"\x00 / HTTP/1.1\r\n\r\n", 400, "malformed request line"),
+        (b"GET / HTTP/1.1 x\r\n\r\n", 400, "malformed request line"),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "use HTTP/1.1"),
         (b"GET / HTTP/1.1\r\nContent-Length: 12a\r\n\r\n", 400, "malformed request"),
     ],
     ids=["long-request-line", "unending-request-line", "long-header", "large-head", "many-fields",
-         "header-without-colon", "bad-content-length"],
+         "header-without-colon", "bad-method", "bad-version", "http2-preface", "bad-content-length"],
 )
 def test_an_oversized_or_malformed_head_is_answered_with_a_reason_and_counted(
     served: Served, raw: bytes, status: int, reason: str
@@ -339,7 +345,8 @@ def test_an_oversized_or_malformed_head_is_answered_with_a_reason_and_counted(
     client.sendall(raw)
     answer = read_answer(client)
     assert answer.status == status and reason in answer.reason()
-    assert answer.phrase == {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}[status]
+    assert answer.phrase == {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large",
+                             505: b"HTTP Version Not Supported"}[status]
     assert closed_by_peer(client)
     assert_normal_client_served(served)
     assert served.count(f"responses.{status}") == served.count("bad_requests") == 1
@@ -411,3 +418,39 @@ def test_the_summary_logs_at_most_once_per_interval(caplog: pytest.LogCaptureFix
     assert messages[0].startswith("HTTP connections: 1 a ")
     assert messages[1].startswith("HTTP connections: 59 a ")
     assert messages[2].startswith("HTTP connections: 40 a, 1 b ")
+
+
+# -- any bytes at all ---------------------------------------------------------------------------------------------
+
+HEADS = st.builds(
+    lambda method, target, version, fields, body: b"%s %s %s\r\n%s\r\n%s" % (method, target, version, fields, body),
+    st.sampled_from([b"GET", b"HEAD", b"POST", b"PUT", b"get", b"CONNECT", b"OPTIONS", b"G\x00T"]),
+    st.one_of(st.sampled_from([b"/", b"/?world_size=3", b"http://h/?world_size=4", b"*", b"/metrics", b"h:1"]),
+              st.binary(max_size=40)),
+    st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2", b"", b"HTTP/1.1 x"]),
+    st.lists(st.sampled_from([b"Host: h\r\n", b"Content-Length: 5\r\n", b"Content-Length: 99999999\r\n",
+                              b"Content-Length: -1\r\n", b"Transfer-Encoding: chunked\r\n", b"Expect: 100-continue\r\n",
+                              b"Connection: close\r\n", b"X: " + b"v" * 20000 + b"\r\n", b"bad header\r\n",
+                              b" folded\r\n"]), max_size=6).map(b"".join),
+    st.sampled_from([b"", b"hello", b"5\r\nhello\r\n0\r\n\r\n", b"zz\r\n", b"GET / HTTP/1.1\r\n\r\n"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.one_of(st.binary(max_size=2000), HEADS, st.lists(HEADS, min_size=2, max_size=3).map(b"".join)))
+def test_any_bytes_get_answers_without_a_5xx_and_keep_the_accounting(raw: bytes) -> None:
+    registry = MetricsRegistry()
+    site = HelloWorldSite(HelloWorldResource(registry), registry, reactor=Clock())
+    channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    channel.dataReceived(raw)
+    site.reactor.advance(IDLE_TIMEOUT + LINGER_TIMEOUT)  # whatever is incomplete or idle by now is closed
+    assert transport.disconnecting or transport.disconnected
+    statuses = [int(status) for status in re.findall(rb"(?:\A|\n)HTTP/1\.[01] (\d{3}) ", transport.value())]
+    assert all(status < 500 or status == 505 for status in statuses), transport.value()[:500]
+    counts = {key: int(fields["count"]) for key, fields in registry.snapshot().items() if "count" in fields}
+    responses = sum(count for key, count in counts.items() if key.startswith("responses."))
+    assert counts["hello_called"] == counts["requests"] == responses
+    assert len(statuses) + counts["connections.timed_out"] >= min(1, len(raw))  # said something: answered or timed out
+    channel.connectionLost(None)

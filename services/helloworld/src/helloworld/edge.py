@@ -73,9 +73,12 @@ descriptor until the peer has read it)."""
 _JSON = b"application/json"
 _REASONS = {
     400: b"Bad Request", 408: b"Request Timeout", 413: b"Content Too Large", 414: b"URI Too Long",
-    431: b"Request Header Fields Too Large", 503: b"Service Unavailable",
+    431: b"Request Header Fields Too Large", 503: b"Service Unavailable", 505: b"HTTP Version Not Supported",
 }
 """RFC 9110's reason phrases of the edge's answers (Twisted's table lacks 431)."""
+_METHOD = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""RFC 9110's token: what a method may be."""
+_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
 _ABSOLUTE_FORM = re.compile(rb"[hH][tT][tT][pP][sS]?://([^/?#]*)")
 
 
@@ -172,6 +175,10 @@ class EdgeRequest(Request):
             self.content.write(data)
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if path == b"*":
+            # The asterisk-form (only meaningful for OPTIONS, which no path implements): Twisted would answer it
+            # itself, without a reason and uncounted; as "/*" the resource answers it like any unknown target.
+            path = b"/*"
         super().requestReceived(command, origin_form(path, self.requestHeaders), version)
 
 
@@ -231,14 +238,29 @@ class EdgeChannel(HTTPChannel):
             return
         self._head_lines += 1
         self._head_bytes += len(line)
-        if self._head_lines == 1 and len(line) > MAX_REQUEST_LINE_BYTES:
-            self.refuse(414, f"request line longer than {MAX_REQUEST_LINE_BYTES} bytes")
-        elif self._head_bytes > MAX_HEAD_BYTES:
+        if self._head_lines == 1 and not self._request_line_ok(line):
+            return
+        if self._head_bytes > MAX_HEAD_BYTES:
             self.refuse(431, f"request head (request line and header fields) longer than {MAX_HEAD_BYTES} bytes")
         elif self._head_lines > MAX_HEADER_FIELDS + 2:  # request line, fields, the empty line ending them
             self.refuse(431, f"more than {MAX_HEADER_FIELDS} header fields")
         else:
             super().lineReceived(line)
+
+    def _request_line_ok(self, line: bytes) -> bool:
+        """Refuse a request line that is too long or not ``method target HTTP/1.x`` (Twisted 22.4 would answer
+        in the client's "version", whatever it is)."""
+        if len(line) > MAX_REQUEST_LINE_BYTES:
+            self.refuse(414, f"request line longer than {MAX_REQUEST_LINE_BYTES} bytes")
+            return False
+        parts = line.split(b" ")
+        if len(parts) != 3 or not _METHOD.fullmatch(parts[0]) or not _VERSION.fullmatch(parts[2]):
+            self.refuse(400, "malformed request line: expected a method, a target and HTTP/1.1, one space apart")
+            return False
+        if not parts[2].startswith(b"HTTP/1."):
+            self.refuse(505, "HTTP version not supported: use HTTP/1.1")
+            return False
+        return True
 
     def lineLengthExceeded(self, line: bytes) -> None:
         if self._head_lines == 0:

@@ -5,7 +5,7 @@ by the ``requests`` timer and counted in ``responses.<status>``, whatever its ou
 ``hello_called.count == requests.count == sum(responses.*.count)`` always holds. A GET or HEAD of ``/healthz``
 or ``/metrics`` is left out so that health checks and scrapes do not distort what is measured.
 Malformed requests additionally count in ``bad_requests``: bad input (400), a method other than GET or HEAD on
-any path (405), and what the HTTP edge (``edge``) refuses before this resource sees it (400, 413, 414, 431),
+any path (405), and what the HTTP edge (``edge``) refuses before this resource sees it (400, 413, 414, 431, 505),
 reported through :meth:`HelloWorldResource.refused`. Unknown paths (404) count in ``not_found``. None of
 them touches ``world_size``. User input never produces a traceback: only a bug (a 500) is logged as one.
 """
