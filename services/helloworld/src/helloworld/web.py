@@ -1,6 +1,6 @@
 """The HTTP face of the service: ``/`` (HelloWorld and the ``world_size`` histogram), ``/healthz``, ``/metrics``.
 
-Request accounting: every request except ``/healthz`` and ``/metrics`` increments ``hello_called``, is timed
+Request accounting: every request (but the scrapes below) increments ``hello_called``, is timed
 by the ``requests`` timer and counted in ``responses.<status>``, whatever its outcome, so that
 ``hello_called.count == requests.count == sum(responses.*.count)`` always holds. A GET or HEAD of ``/healthz``
 or ``/metrics`` is left out so that health checks and scrapes do not distort what is measured.
