@@ -35,7 +35,11 @@ def test_k_requests_add_exactly_k_across_replicas(stack, checked):
         done = [s for s, total in slots.items() if total == expected and s <= newest - 2 * REPORT_INTERVAL]
         return done or None
 
-    slots = wait_until(settled_slots, timeout=8 * REPORT_INTERVAL, what=f"replica counts to sum to {expected}")
+    try:
+        slots = wait_until(settled_slots, timeout=8 * REPORT_INTERVAL, what=f"replica counts to sum to {expected}")
+    except AssertionError as exc:  # say what the slots held instead
+        raise AssertionError(f"{exc}; before={before}, newest complete slots: "
+                             f"{list(complete_slots(stack).items())[-6:]}") from None
     graphite = values_at(stack, f"sumSeries({COUNT})", slots)
     aggregator = values_at(stack, "all.helloworld.hello_called.count", slots)
     assert set(graphite.values()) == {expected}, f"sumSeries per slot: {graphite}, expected {expected}"
