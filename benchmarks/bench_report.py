@@ -240,7 +240,7 @@ def reactor_hold(port: int, metrics: int, seconds: float, interval: int, mode: s
     reactor.callLater(2.0, start_runner)
     reactor.run()
     result = {
-        "points_sent": float(registry.counter("graphmetrics.bench_reactor.points_sent").get_count()),
+        "points_sent": float(registry.counter("graphmetrics.bench_reactor.points_written").get_count()),
         "full_gcs": float(len(full_gcs)),
         "full_gc_max_ms": max(full_gcs, default=0.0) * 1000,
         "turns": float(len(turns)),

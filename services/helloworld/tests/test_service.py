@@ -55,7 +55,7 @@ def test_a_key_adds_hosted_graphite_with_the_same_prefix() -> None:
     assert isinstance(carbon, CarbonReporter) and isinstance(hosted, HostedGraphiteReporter)
     assert (hosted.transport, hosted.prefix) == ("tls", "helloworld.web-1")
     assert KEY not in repr(hosted) and "20031" in repr(hosted)
-    assert {"graphmetrics.carbon.points_sent", "graphmetrics.hostedgraphite.points_sent"} <= set(registry.snapshot())
+    assert {"graphmetrics.carbon.points_written", "graphmetrics.hostedgraphite.points_written"} <= set(registry.snapshot())
 
 
 def test_start_listens_and_probes_stop_undoes_both() -> None:

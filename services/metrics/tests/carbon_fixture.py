@@ -162,11 +162,13 @@ class Carbon:
             f"CACHE_QUERY_PORT = {self.query_port}\n"
         )
 
+    program = CARBON_CACHE
+
     def start(self, timeout: float = 30.0) -> None:
         env = dict(os.environ, GRAPHITE_ROOT=str(self.root))
         with open(self.log_file, "ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, str(CARBON_CACHE), f"--config={self.root / 'conf' / 'carbon.conf'}",
+                [sys.executable, str(self.program), f"--config={self.root / 'conf' / 'carbon.conf'}",
                  "--nodaemon", "start"],
                 env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
             )
@@ -223,6 +225,24 @@ class Carbon:
         deadline = time.monotonic() + timeout
         while not all(self.whisper_file(p).exists() for p in paths) and time.monotonic() < deadline:
             time.sleep(0.2)
+
+
+class Aggregator(Carbon):
+    """A carbon-aggregator in front of ``cache`` (its pickle port), summing with ``rules``
+    (carbon's ``aggregation-rules.conf`` lines). Points older than carbon's default five aggregation
+    intervals are still aggregated, so tests may report recent past timestamps."""
+
+    program = Path(sys.executable).parent / "carbon-aggregator.py"
+
+    def __init__(self, root: Path, cache: Carbon, rules: str) -> None:
+        super().__init__(root)
+        conf = root / "conf"
+        (conf / "aggregation-rules.conf").write_text(rules)
+        text = (conf / "carbon.conf").read_text().replace("[cache]", "[aggregator]", 1)
+        (conf / "carbon.conf").write_text(
+            text + f"DESTINATIONS = 127.0.0.1:{cache.pickle_port}\nMAX_AGGREGATION_INTERVALS = 100000\n"
+            "FORWARD_ALL = False\n"
+        )
 
 
 @pytest.fixture(name="carbon")

@@ -72,7 +72,7 @@ def test_every_reported_value_is_in_whisper(carbon: Carbon, protocol: str) -> No
         clock=clock, export_buckets=True,
     )
     batch = reporter.collect(timestamp)
-    assert reporter.flush() is True
+    assert reporter.flush(timeout=5) is True
     expected = sent_points(batch, protocol)
     assert len(expected) == batch.points > 40
     assert expected["svc.i1.hello_called.count"] == 3
@@ -102,25 +102,28 @@ def test_an_outage_longer_than_three_intervals_loses_no_interval(carbon: Carbon)
         reporter.flush()
         clock.advance(STEP)
 
-    for i in range(3):
+    for i in range(4):
         interval(i)
-    # carbon-cache drops the points it has not yet written when it stops: let it write first
-    carbon.wait_for({path: {start + STEP * i: i + 1 for i in range(3)}})
-    interval(3)  # sent, then carbon stops at once: it may never have read this report
+    # carbon-cache drops the points it has acknowledged but not yet written when it stops (the
+    # window docs/reporting.md names): let it write first
+    carbon.wait_for({path: {start + STEP * i: i + 1 for i in range(4)}})
     carbon.stop()
     for i in range(4, 9):  # five intervals with carbon down
         interval(i)
-    assert reporter.pending >= 5
+    assert reporter.pending == 5
     carbon.start()
-    assert reporter.flush() is True  # the back-off (at most 5 s) is over: 10 s passed per interval
+    assert reporter.flush(timeout=5) is True  # written and acknowledged at once: no back-off left
     expected = {start + STEP * i: float(i + 1) for i in range(9)}
     assert carbon.wait_for({path: expected})[path] == expected
-    # the reporter reported on itself: at the last outage interval, 4 failed sends and 5 reports queued
+    # the reporter reported on itself: at the last outage interval, 4 failed sends, 4 reports queued
+    # (4..7), the oldest of them 40 s old
     own = "svc.i1.graphmetrics.carbon."
-    found = carbon.wait_for({own + "send_failures.count": {start + STEP * 8: 4.0},
-                             own + "buffered_reports.value": {start + STEP * 8: 5.0}})
-    assert found[own + "send_failures.count"][start + STEP * 8] == 4.0
-    assert found[own + "buffered_reports.value"][start + STEP * 8] == 5.0
+    at = start + STEP * 8
+    found = carbon.wait_for({own + "send_failures.count": {at: 4.0}, own + "buffered_reports.value": {at: 4.0},
+                             own + "oldest_unacknowledged_age.value": {at: 40.0}})
+    assert found[own + "send_failures.count"][at] == 4.0
+    assert found[own + "buffered_reports.value"][at] == 4.0
+    assert found[own + "oldest_unacknowledged_age.value"][at] == 40.0
     reporter.close()
 
 

@@ -72,12 +72,16 @@ def test_self_metrics_are_reported_under_graphmetrics_and_the_reporter_name() ->
     clock.advance(10)
     reporter.collect(T0 + 10)
     reporter.flush()
-    assert values(transport, "app.i1.graphmetrics.carbon.points_sent.count")[T0 + 10] == str(points_first)
-    assert values(transport, "app.i1.graphmetrics.carbon.last_success.value")[T0 + 10] == repr(float(T0))
-    assert values(transport, "app.i1.graphmetrics.carbon.buffered_reports.value")[T0 + 10] == "0"
-    assert values(transport, "app.i1.graphmetrics.carbon.send_failures.count")[T0 + 10] == "0"
-    # never succeeded yet at the first report: no last_success point (NaN is not sent)
-    assert T0 not in values(transport, "app.i1.graphmetrics.carbon.last_success.value")
+    own = "app.i1.graphmetrics.carbon."
+    assert values(transport, own + "points_written.count")[T0 + 10] == str(points_first)
+    assert values(transport, own + "points_acknowledged.count")[T0 + 10] == str(points_first)
+    assert values(transport, own + "points_resent.count")[T0 + 10] == "0"
+    assert values(transport, own + "last_acknowledged.value")[T0 + 10] == repr(float(T0))
+    assert values(transport, own + "buffered_reports.value")[T0 + 10] == "0"
+    assert values(transport, own + "oldest_unacknowledged_age.value")[T0 + 10] == "0.0"
+    assert values(transport, own + "send_failures.count")[T0 + 10] == "0"
+    # never acknowledged yet at the first report: no last_acknowledged point (NaN is not sent)
+    assert T0 not in values(transport, own + "last_acknowledged.value")
 
 
 def test_an_outage_loses_nothing_and_resends_in_order_with_original_timestamps() -> None:
@@ -155,51 +159,85 @@ def test_buffered_reports_and_bytes_are_reported_during_an_outage() -> None:
     assert values(transport, "app.i1.graphmetrics.carbon.send_failures.count")[T0 + 20] == "2"
 
 
-def test_a_batch_sent_just_before_the_peer_closed_is_sent_again() -> None:
-    reporter, transport, clock, registry = make()
+def stream_make(**kwargs: object) -> tuple[BatchReporter, MemoryTransport, ManualClock, MetricsRegistry]:
+    clock = ManualClock(T0)
+    registry = MetricsRegistry(clock=clock)
+    transport = MemoryTransport(stream=True)
+    options: dict = {"name": "carbon", "prefix": "app.i1", "backoff": no_jitter(), "clock": clock, **kwargs}
+    return BatchReporter(registry, transport, plaintext_messages, **options), transport, clock, registry
+
+
+def test_a_peer_that_closes_after_acknowledging_everything_gets_nothing_again() -> None:
+    """An idle-closing hop (LB, proxy) between reports: no re-send, no failure, a new connection."""
+    reporter, transport, clock, registry = stream_make()
     registry.counter("c").inc()
-    reporter.collect(T0)
-    reporter.flush()
-    transport.close_by_peer()  # carbon restarted: it may have dropped what it had not read
-    reporter.collect(T0 + 10)
-    reporter.flush()
-    assert [int(m.decode().split()[2]) for m in transport.sent] == [T0, T0, T0 + 10]
-    assert transport.connects == 2
+    transport.unacked = 0
+    for i in range(5):
+        reporter.collect(T0 + 10 * i)
+        assert reporter.flush() is True
+        transport.close_by_peer()
+        clock.advance(10)
+    assert values(transport, "app.i1.c.count") == {T0 + 10 * i: "1" for i in range(5)}
+    assert len(lines(transport)) == sum(1 for _ in lines(transport))  # each line once
+    assert [line.rsplit(" ", 1)[1] for line in lines(transport)].count(str(T0)) == len(lines(transport)) // 5
+    assert transport.connects == 5
+    assert registry.counter("graphmetrics.carbon.points_resent").get_count() == 0
+    assert registry.counter("graphmetrics.carbon.send_failures").get_count() == 0
 
 
-def test_batches_acknowledged_by_the_peer_are_not_sent_again() -> None:
-    reporter, transport, clock, registry = make()
-    registry.counter("c").inc()
-    reporter.collect(T0)
-    reporter.flush()
-    transport.unacked = 0  # the peer's kernel acknowledged everything
-    reporter.collect(T0 + 10)
-    reporter.flush()  # confirms T0
-    transport.unacked = 5  # ... but not all of T0+10
-    transport.failure = ConnectionResetError(104, "reset")
-    reporter.collect(T0 + 20)
-    reporter.flush()  # fails: T0+10 was still in flight and is queued again, T0 is not
-    transport.failure = None
-    clock.advance(10)
-    reporter.flush()
-    assert sorted(int(m.decode().split()[2]) for m in transport.sent) == [T0, T0 + 10, T0 + 10, T0 + 20]
+def test_a_peer_that_closes_lacking_bytes_gets_only_the_lines_holding_them_again() -> None:
+    reporter, transport, clock, registry = stream_make()
+    for name in "abcdef":
+        registry.counter(name).inc()
+    batch = reporter.collect(T0)
+    report = b"".join(batch.messages)
+    last_two = report.splitlines(keepends=True)[-2:]
+    transport.unacked = len(last_two[1]) + 3  # the peer lacks the last line and 3 bytes of the one before
+    assert reporter.flush() is False  # written, not acknowledged
+    assert reporter.unacknowledged == 1 and reporter.pending == 0
+    transport.close_by_peer()
+    assert reporter.flush() is False  # a close lacking bytes is a failure: back off
+    assert registry.counter("graphmetrics.carbon.send_failures").get_count() == 1
+    clock.advance(1)
+    transport.unacked = None
+    assert reporter.flush() is True
+    assert b"".join(transport.sent) == report + b"".join(last_two)
+    assert registry.counter("graphmetrics.carbon.points_resent").get_count() == 2
+    assert registry.counter("graphmetrics.carbon.points_written").get_count() == batch.points
+    assert registry.counter("graphmetrics.carbon.points_acknowledged").get_count() == batch.points
 
 
-def test_unacknowledged_bytes_keep_only_the_newest_batches_in_flight() -> None:
-    reporter, transport, clock, registry = make()
+def test_a_failed_connection_resumes_each_report_at_its_first_unacknowledged_line() -> None:
+    reporter, transport, clock, registry = stream_make()
     registry.counter("c").inc()
     for i in range(3):
         reporter.collect(T0 + 10 * i)
-    reporter.flush()  # three batches written on one connection
-    transport.unacked = 1  # a byte of the newest one is not acknowledged
+    transport.unacked = 1  # the newest report's last byte is not acknowledged
+    assert reporter.flush() is False  # three reports written on one connection
+    assert reporter.unacknowledged == 1
+    sizes = [sum(map(len, transport.sent))]
     transport.failure = ConnectionResetError(104, "reset")
     reporter.collect(T0 + 30)
-    reporter.flush()
+    assert reporter.flush() is False
     transport.failure = None
-    clock.advance(10)
     transport.unacked = None
-    reporter.flush()
-    assert [int(m.decode().split()[2]) for m in transport.sent] == [T0, T0 + 10, T0 + 20, T0 + 20, T0 + 30]
+    clock.advance(10)
+    assert reporter.flush() is True
+    again = b"".join(transport.sent)[sizes[0]:].decode().splitlines()
+    assert [line.rsplit(" ", 1)[1] for line in again] == [str(T0 + 20)] + [str(T0 + 30)] * (len(again) - 1)
+    assert registry.counter("graphmetrics.carbon.points_resent").get_count() == 1
+
+
+def test_a_slow_peer_gets_the_rest_of_a_report_never_its_start_again() -> None:
+    reporter, transport, clock, registry = stream_make()
+    for i in range(300):
+        registry.counter(f"c{i:03d}").inc(i)
+    batch = reporter.collect(T0)
+    transport.at_most = 1000  # each send writes at most 1000 bytes
+    assert reporter.flush() is True
+    assert b"".join(transport.sent) == b"".join(batch.messages)
+    assert len(transport.sent) == -(-batch.nbytes // 1000)
+    assert registry.counter("graphmetrics.carbon.points_resent").get_count() == 0
 
 
 def test_final_flush_ignores_back_off_and_gives_up_at_the_deadline() -> None:
@@ -219,6 +257,32 @@ def test_final_flush_with_a_dead_peer_returns_false_and_keeps_the_reports() -> N
     reporter.collect(T0)
     assert reporter.flush(timeout=0.05) is False
     assert reporter.pending == 1
+
+
+def test_final_flush_waits_for_the_acknowledgement_of_what_it_wrote() -> None:
+    reporter, transport, clock, registry = stream_make()
+    registry.counter("c").inc()
+    reporter.collect(T0)
+    transport.unacked = 10  # never acknowledged: a black hole
+    assert reporter.flush(timeout=0.1) is False
+    assert reporter.pending == 0 and reporter.unacknowledged == 1
+    transport.unacked = 0
+    assert reporter.flush(timeout=1.0) is True
+
+
+def test_give_up_counts_and_logs_what_was_never_acknowledged(caplog: pytest.LogCaptureFixture) -> None:
+    reporter, transport, clock, registry = make()
+    registry.counter("c").inc()
+    transport.failure = ConnectionRefusedError(111, "refused")
+    for i in range(3):
+        reporter.collect(T0 + 10 * i)
+    reporter.flush()
+    with caplog.at_level(logging.WARNING):
+        assert reporter.give_up() == 3
+    assert f"3 report(s) (timestamps {T0}..{T0 + 20})" in caplog.text
+    assert registry.counter("graphmetrics.carbon.dropped_reports").get_count() == 3
+    points = registry.counter("graphmetrics.carbon.points_dropped").get_count()
+    assert points >= 3 * 1 and reporter.unacknowledged == 0
 
 
 class OddGauge(Gauge):
@@ -341,3 +405,33 @@ def test_a_stream_transport_gets_a_sliced_report_in_few_big_sends(stream: bool) 
         assert all(len(sent) >= STREAM_MESSAGE_BYTES for sent in transport.sent[:-1])
     else:
         assert transport.sent == list(batch.messages)
+
+
+def test_a_report_bigger_than_the_whole_buffer_is_sent_not_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    """Finding 4: such a report was dropped at once, carbon healthy, and logged as "the oldest"."""
+    reporter, transport, clock, registry = make(max_buffer_bytes=1000)
+    for i in range(100):
+        registry.counter(f"c{i:03d}").inc(i)
+    with caplog.at_level(logging.WARNING):
+        batch = reporter.collect(T0)
+    assert batch.nbytes > 1000
+    assert "bigger than max_buffer_bytes=1000" in caplog.text
+    assert reporter.flush() is True
+    assert values(transport, "app.i1.c099.count") == {T0: "99"}
+    assert registry.counter("graphmetrics.carbon.dropped_reports").get_count() == 0
+
+
+def test_back_off_never_outlasts_one_report_interval() -> None:
+    """Finding 7: the back-off grew to 60 s while reports came every 10 s."""
+    reporter, transport, clock, registry = make(backoff=Backoff(initial=1.0, maximum=60.0, jitter=0.0))
+    transport.failure = ConnectionRefusedError(111, "refused")
+    delays = []
+    for i in range(12):
+        reporter.collect(T0 + 10 * i)
+        reporter.flush()
+        delays.append(reporter.retry_in)
+        clock.advance(10)
+    assert max(d for d in delays if d is not None) == 10.0
+    transport.failure = None
+    reporter.collect(T0 + 120)
+    assert reporter.flush() is True  # the first flush after carbon is back sends

@@ -12,52 +12,52 @@ def batch(timestamp: int, size: int = 100, points: int = 10) -> Batch:
     return Batch(timestamp, (b"x" * size,), points)
 
 
-def test_batches_come_out_oldest_first_and_stay_until_removed() -> None:
+def test_reports_are_claimed_oldest_first_and_stay_until_done() -> None:
     buffer = BatchBuffer(10_000)
-    first, second = batch(10), batch(20)
-    buffer.push(first)
-    buffer.push(second)
-    assert buffer.peek() is first
-    assert buffer.peek() is first
-    buffer.remove(first)
-    assert buffer.peek() is second
-    assert (len(buffer), buffer.nbytes) == (1, 100)
+    buffer.push(batch(10))
+    buffer.push(batch(20))
+    first = buffer.claim()
+    assert first is not None and first.batch.timestamp == 10 and first.on_wire
+    assert buffer.claim() is first  # not written yet: still the one to write
+    first.written = 100
+    second = buffer.claim()
+    assert second is not None and second.batch.timestamp == 20
+    buffer.done(first)
+    assert (len(buffer), buffer.nbytes, buffer.oldest()) == (1, 100, second)
 
 
-def test_when_full_the_oldest_are_dropped_and_counted() -> None:
+def test_when_full_the_oldest_are_dropped_and_returned() -> None:
     buffer = BatchBuffer(350)
     for timestamp in (10, 20, 30):
         assert buffer.push(batch(timestamp)) == []
     dropped = buffer.push(batch(40))
-    assert [b.timestamp for b in dropped] == [10]
-    assert (buffer.dropped_reports, buffer.dropped_points, buffer.nbytes) == (1, 10, 300)
-    assert buffer.peek().timestamp == 20  # type: ignore[union-attr]
+    assert [e.batch.timestamp for e in dropped] == [10]
+    assert buffer.nbytes == 300
+    assert buffer.oldest().batch.timestamp == 20  # type: ignore[union-attr]
 
 
-def test_a_batch_bigger_than_the_whole_buffer_cannot_be_kept() -> None:
+def test_a_report_on_the_connection_is_never_dropped_the_next_oldest_goes() -> None:
+    buffer = BatchBuffer(350)
+    for timestamp in (10, 20, 30):
+        buffer.push(batch(timestamp))
+    assert buffer.claim().batch.timestamp == 10  # type: ignore[union-attr]
+    assert [e.batch.timestamp for e in buffer.push(batch(40))] == [20]
+    buffer.release()  # the connection failed: 10 may go now
+    assert [e.batch.timestamp for e in buffer.push(batch(50))] == [10]
+
+
+def test_a_report_bigger_than_the_whole_buffer_is_kept_as_the_newest() -> None:
     buffer = BatchBuffer(50)
-    assert [b.timestamp for b in buffer.push(batch(10))] == [10]
-    assert (len(buffer), buffer.nbytes, buffer.dropped_reports) == (0, 0, 1)
+    assert buffer.push(batch(10)) == []
+    assert (len(buffer), buffer.nbytes) == (1, 100)
+    assert [e.batch.timestamp for e in buffer.push(batch(20))] == [10]
+    assert (len(buffer), buffer.nbytes) == (1, 100)
 
 
-def test_requeued_batches_go_back_in_front_in_their_order() -> None:
-    buffer = BatchBuffer(10_000)
-    buffer.push(batch(30))
-    buffer.requeue([batch(10), batch(20)])
-    order = []
-    while (head := buffer.peek()) is not None:
-        order.append(head.timestamp)
-        buffer.remove(head)
-    assert order == [10, 20, 30]
-
-
-def test_remove_of_a_batch_no_longer_at_the_head_is_a_no_op() -> None:
-    buffer = BatchBuffer(150)
-    old = batch(10)
-    buffer.push(old)
-    buffer.push(batch(20))  # drops `old`
-    buffer.remove(old)
-    assert (len(buffer), buffer.peek().timestamp) == (1, 20)  # type: ignore[union-attr]
+def test_a_batch_locates_its_bytes_in_its_messages() -> None:
+    report = Batch(10, (b"abc", b"de", b"fghi"), 3)
+    assert (report.nbytes, report.ends) == (9, (3, 5, 9))
+    assert [report.locate(i) for i in (0, 2, 3, 4, 5, 8)] == [(0, 0), (0, 2), (1, 0), (1, 1), (2, 0), (2, 3)]
 
 
 def test_batch_repr_never_shows_the_payload() -> None:

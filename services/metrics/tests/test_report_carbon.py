@@ -38,7 +38,7 @@ def unframe(data: bytes) -> list[tuple[str, tuple[int, float]]]:
 def test_plaintext_report_on_the_wire(sink: Sink) -> None:
     reporter = CarbonReporter(registry_with_metrics(), "127.0.0.1", sink.port, "plaintext", "svc.i1")
     batch = reporter.collect(T0)
-    assert reporter.flush() is True
+    assert reporter.flush(timeout=5) is True
     lines = sink.data(batch.nbytes).decode().splitlines()
     assert "svc.i1.hello_called.count 3 1700000000" in lines
     assert "svc.i1.world_size.max 100.0 1700000000" in lines

@@ -32,7 +32,7 @@ def test_every_line_starts_with_the_key(sink: Sink) -> None:
     registry.counter("hello_called").inc(2)
     reporter = HostedGraphiteReporter(registry, KEY, prefix="helloworld.inst1", host="127.0.0.1", port=sink.port)
     batch = reporter.collect(T0)
-    assert reporter.flush() is True
+    assert reporter.flush(timeout=5) is True
     lines = sink.data(batch.nbytes).decode().splitlines()
     assert f"{KEY}.helloworld.inst1.hello_called.count 2 {T0}" in lines
     assert all(line.startswith(KEY + ".helloworld.inst1.") for line in lines)
@@ -173,7 +173,7 @@ def test_tls_keeps_one_verified_connection_across_reports(tls_files: tuple[Path,
     total = 0
     for timestamp in (T0, T0 + 10):
         total += reporter.collect(timestamp).nbytes
-        assert reporter.flush() is True
+        assert reporter.flush(timeout=5) is True  # written and acknowledged
         deadline = time.monotonic() + 5
         while sum(map(len, received)) < total and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -44,6 +44,10 @@ def test_peer_close_is_noticed_before_the_next_write(sink: Sink) -> None:
     while not transport.peer_closed():  # the FIN travels through the kernel: wait for it, boundedly
         assert time.monotonic() < deadline
         time.sleep(0.01)
+    assert transport.unacked_bytes() in (0, None)  # still answers for the lost connection
+    with pytest.raises(ConnectionError):
+        transport.send(b"lost 1 10\n")  # never written to a connection the peer closed
+    transport.close()
     assert "connected=False" in repr(transport)
     transport.send(b"b 2 20\n")  # reconnects
     assert sink.data(14).endswith(b"b 2 20\n")
@@ -63,13 +67,25 @@ def test_unacked_bytes_drop_to_zero_once_the_peer_has_the_data(sink: Sink) -> No
 
 
 def test_a_hung_peer_costs_at_most_the_send_timeout() -> None:
-    # A listener that never accepts nor reads: the kernel buffers fill, then sendall must give up.
+    # A listener that never accepts nor reads: the kernel buffers fill, then a send takes no byte.
     with socket.create_server(("127.0.0.1", 0)) as hung:
         transport = TcpTransport("127.0.0.1", hung.getsockname()[1], send_timeout=0.2)
+        written = 0
         with pytest.raises(TimeoutError):
             for _ in range(64):
-                transport.send(b"x" * (1 << 20))
+                written += transport.send(b"x" * (1 << 20))
+        unacked = transport.unacked_bytes()
+        assert unacked is None or 0 < unacked <= written  # what the peer's kernel did not take
+        transport.close()
         assert "connected=False" in repr(transport)
+
+
+def test_a_send_to_a_slow_peer_returns_what_it_wrote() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as slow:
+        transport = TcpTransport("127.0.0.1", slow.getsockname()[1], send_timeout=5)
+        written = transport.send(b"x" * (64 << 20))  # more than any kernel buffer takes at once
+        assert 0 < written < 64 << 20
+        transport.close()
 
 
 def test_udp_sends_one_datagram_per_message(sink: Sink) -> None:

@@ -190,3 +190,30 @@ def test_a_stopped_runner_can_start_again() -> None:
     runner.wake()
     assert recorder.next_collect() == T0 + 20
     runner.stop(deadline=WAIT)
+
+
+def test_stop_during_an_outage_counts_and_logs_every_report_it_loses(caplog: pytest.LogCaptureFixture) -> None:
+    """Finding 5: a stop with carbon down dropped the buffered reports without a word."""
+    import logging
+
+    from graphmetrics.registry import MetricsRegistry
+    from graphmetrics.reporters.batching import BatchReporter
+    from graphmetrics.reporters.transport import MemoryTransport
+    from graphmetrics.reporters.wire import plaintext_messages
+
+    clock = ManualClock(T0)
+    registry = MetricsRegistry(clock=clock)
+    registry.counter("hits").inc()
+    transport = MemoryTransport()
+    transport.failure = ConnectionRefusedError(111, "refused")
+    reporter = BatchReporter(registry, transport, plaintext_messages, name="carbon", clock=clock)
+    for i in range(3):
+        reporter.collect(T0 + 10 * i)
+    with caplog.at_level(logging.WARNING):
+        runner = ThreadRunner([reporter], interval=10, clock=clock)
+        runner.start()
+        assert runner.stop(deadline=0.3) is False
+    assert "stopped before the peer acknowledged them: dropped 4 report(s)" in caplog.text
+    assert f"timestamps {T0}..{T0 + 20}" in caplog.text  # and the final one (T0 + 10 again: a test clock)
+    assert registry.counter("graphmetrics.carbon.dropped_reports").get_count() == 4
+    assert registry.counter("graphmetrics.carbon.points_dropped").get_count() > 4

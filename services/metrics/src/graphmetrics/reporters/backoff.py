@@ -36,12 +36,15 @@ class Backoff:
         self._random = random
         self.failures = 0
 
-    def next_delay(self) -> float:
-        """Record one more failure and return how long to wait before the next attempt."""
+    def next_delay(self, limit: float | None = None) -> float:
+        """Record one more failure and return how long to wait before the next attempt; ``limit``
+        (a reporter's interval) caps the delay before jitter, as ``maximum`` does."""
         try:
             base = min(self.maximum, self.initial * float(self.multiplier) ** self.failures)
         except OverflowError:
             base = self.maximum
+        if limit is not None:
+            base = min(base, limit)
         self.failures += 1
         return base * (1.0 - self.jitter * self._random())
 

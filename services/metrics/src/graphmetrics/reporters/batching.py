@@ -3,39 +3,42 @@
 ``collect(timestamp)`` snapshots the registry, flattens and encodes it into one :class:`Batch` and
 queues it; it never touches the network, so a runner can take every interval's snapshot on time
 while carbon is down. ``flush()`` sends queued batches oldest first through one persistent
-connection; a failure keeps them queued (bounded by bytes) and backs off with jitter.
+connection; a failure keeps them queued (bounded by bytes) and backs off with jitter, never for
+longer than one report interval.
 
-Delivery is at-least-once. A batch written to a connection stays "in flight" until the next flush
-finds that connection still open with nothing unacknowledged (Linux ``TIOCOUTQ``); if the peer closed
-it meanwhile, the in-flight batches are queued again, because carbon may have dropped them unread.
-Re-sending a point is harmless for carbon-cache (same path, same timestamp: the same Whisper slot);
-only an aggregator summing that slot would count it twice.
+A report leaves the queue only once the peer's TCP acknowledged its last byte (Linux ``TIOCOUTQ``,
+:mod:`.delivery`). When a connection ends (closed by the peer, reset, failed, or no byte taken within
+``send_timeout``) each report resumes at the line or frame holding its first unacknowledged byte: a
+close after the peer acknowledged a report re-sends nothing of it; a slow peer gets the rest of a
+report, never its start again. Re-sent points are counted apart from first sends.
 
 The reporter counts its own work in its registry under ``graphmetrics.<name>.``, so it is reported
-with everything else (``<prefix>.graphmetrics.carbon.points_sent.count``).
+with everything else (``<prefix>.graphmetrics.carbon.points_acknowledged.count``).
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol
 
 from graphmetrics.clock import SYSTEM_CLOCK, Clock
 from graphmetrics.names import sanitize_name
 from graphmetrics.reporters.backoff import Backoff
-from graphmetrics.reporters.buffer import DEFAULT_MAX_BYTES, Batch, BatchBuffer
+from graphmetrics.reporters.buffer import DEFAULT_MAX_BYTES, Batch, BatchBuffer, Outgoing
+from graphmetrics.reporters.delivery import Ledger, points_between
 from graphmetrics.reporters.forksafety import reset_after_fork
 from graphmetrics.reporters.layout import Layout
 from graphmetrics.reporters.points import Point
 from graphmetrics.reporters.reading import SlicedRegistry
 from graphmetrics.reporters.transport import Transport
-from graphmetrics.reporters.wire import STREAM_MESSAGE_BYTES
+from graphmetrics.reporters.wire import LINES, STREAM_MESSAGE_BYTES, Framing
 
-__all__ = ["BatchReporter", "ENCODE_AT", "Encoder", "Registry", "OUTAGE_MINUTES"]
+__all__ = ["BatchReporter", "ENCODE_AT", "Encoder", "Registry", "OUTAGE_MINUTES", "ACK_POLL"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,10 @@ OUTAGE_MINUTES = 15
 ENCODE_AT = 128
 """Points are encoded in groups of at least this many (the last one of a report excepted), whatever the
 size of the slices they were read in: one encoder call and about one message (frame) per group."""
+
+ACK_POLL = 0.5
+"""Seconds between looks at what the peer acknowledged while written bytes are unacknowledged."""
+_FINAL_POLL = 0.02
 
 Encoder = Callable[[int, Sequence[Point]], list[bytes]]
 """``(timestamp, points) -> messages``: one of :mod:`graphmetrics.reporters.wire`'s formats."""
@@ -62,20 +69,14 @@ class Registry(SlicedRegistry, Protocol):
     def gauge(self, name: str, fn_or_value: Any = None, tags: Any = None) -> Any: ...
 
 
-def _joined(messages: Iterable[bytes], size: int = STREAM_MESSAGE_BYTES) -> Iterator[bytes]:
-    """Consecutive messages joined into sends of about ``size`` bytes, for a stream transport: a report
-    encoded a slice at a time is thousands of small frames, and a ``send`` per frame would be a system
-    call and a handover of the GIL between the sender thread and the application's each."""
-    group: list[bytes] = []
-    total = 0
-    for message in messages:
-        group.append(message)
-        total += len(message)
-        if total >= size:
-            yield b"".join(group)
-            group, total = [], 0
-    if group:
-        yield b"".join(group)
+def _span(entries: Sequence[Outgoing]) -> str:
+    """How a log line names some reports: their count, points and timestamps."""
+    if not entries:
+        return "no reports"
+    stamps_all = [entry.batch.timestamp for entry in entries]
+    first, last = min(stamps_all), max(stamps_all)
+    stamps = f"timestamp {first}" if first == last else f"timestamps {first}..{last}"
+    return f"{len(entries)} report(s) ({stamps})"
 
 
 class BatchReporter:
@@ -93,6 +94,7 @@ class BatchReporter:
         max_buffer_bytes: int = DEFAULT_MAX_BYTES,
         backoff: Backoff | None = None,
         clock: Clock | None = None,
+        framing: Framing = LINES,
     ) -> None:
         self.name = sanitize_name(name)
         self.prefix = sanitize_name(prefix) if prefix else ""
@@ -104,23 +106,32 @@ class BatchReporter:
         self._backoff = backoff if backoff is not None else Backoff()
         self._buffer = BatchBuffer(max_buffer_bytes)
         self._layout = Layout(self.prefix)
-        self._in_flight: list[Batch] = []
+        self._ledger = Ledger(framing)
+        self._framing = framing
         self._send_lock = threading.Lock()
         self._retry_at = -math.inf
         self._failing = False
+        self._interval: float | None = None  # between the last two reports: the longest back-off
         self.last_success: float | None = None
+        """When the peer last acknowledged (or, where that cannot be known, was written) a whole report."""
         self._previous_timestamp: int | None = None
         self._capacity_checked = False
+        self._oversize_warned = False
         own = f"graphmetrics.{self.name}."
-        if registry.get_metrics(own + "points_sent"):
+        if registry.get_metrics(own + "points_written"):
             raise ValueError(f"this registry already has a reporter named {self.name!r}: give each one its own name=")
-        self._points_sent = registry.counter(own + "points_sent")
+        self._points_written = registry.counter(own + "points_written")
+        self._points_acknowledged = registry.counter(own + "points_acknowledged")
+        self._points_resent = registry.counter(own + "points_resent")
+        self._points_dropped = registry.counter(own + "points_dropped")
         self._send_failures = registry.counter(own + "send_failures")
         self._dropped_reports = registry.counter(own + "dropped_reports")
         self._rejected_points = registry.counter(own + "rejected_points")
         registry.gauge(own + "buffered_reports", lambda: len(self._buffer))
         registry.gauge(own + "buffered_bytes", lambda: self._buffer.nbytes)
-        registry.gauge(own + "last_success", lambda: math.nan if self.last_success is None else self.last_success)
+        registry.gauge(own + "oldest_unacknowledged_age", self._oldest_age)
+        registry.gauge(own + "last_acknowledged",
+                       lambda: math.nan if self.last_success is None else self.last_success)
         reset_after_fork(self)
 
     def __repr__(self) -> str:
@@ -166,16 +177,36 @@ class BatchReporter:
                         self.name, rejected)
         batch = Batch(timestamp, tuple(messages), points)
         self._check_capacity(batch)
-        dropped = self._buffer.push(batch)
-        if dropped:
-            self._dropped_reports.inc(len(dropped))
-            log.warning("%s: buffer full (%d bytes): dropped the %d oldest unsent report(s), %d points",
-                        self.name, self._buffer.max_bytes, len(dropped), sum(b.points for b in dropped))
+        if batch.nbytes:
+            self._drop(self._buffer.push(batch), "the buffer is full")
+            if batch.nbytes > self._buffer.max_bytes and not self._oversize_warned:
+                self._oversize_warned = True
+                log.warning("%s: a %d-byte report is bigger than max_buffer_bytes=%d: only the newest "
+                            "report is kept during an outage", self.name, batch.nbytes, self._buffer.max_bytes)
         return batch
+
+    def _drop(self, dropped: list[Outgoing], why: str) -> None:
+        """Count and log reports given up on (their unacknowledged points are lost)."""
+        if not dropped:
+            return
+        points = sum(points_between(e.batch, e.acked, e.batch.nbytes, self._framing) for e in dropped)
+        self._dropped_reports.inc(len(dropped))
+        self._points_dropped.inc(points)
+        log.warning("%s: %s: dropped %s, %d point(s) not acknowledged by the peer",
+                    self.name, why, _span(dropped), points)
+        if why == "the buffer is full":
+            self._retry_at = -math.inf  # probe now: a back-off must not outlast what the buffer holds
+
+    def _oldest_age(self) -> float:
+        """Seconds since the oldest report not acknowledged in full was due; 0 with none."""
+        oldest = self._buffer.oldest()
+        return 0.0 if oldest is None else max(0.0, self._clock.time() - oldest.batch.timestamp)
 
     def _check_capacity(self, batch: Batch) -> None:
         """Warn once if the buffer holds less than 15 minutes of reports of this size and interval."""
         previous, self._previous_timestamp = self._previous_timestamp, batch.timestamp
+        if previous is not None and batch.timestamp > previous:
+            self._interval = float(batch.timestamp - previous)
         if self._capacity_checked or previous is None or batch.timestamp <= previous or not batch.nbytes:
             return
         self._capacity_checked = True
@@ -189,22 +220,30 @@ class BatchReporter:
 
     @property
     def pending(self) -> int:
-        """Reports queued and not yet written to a connection."""
+        """Reports queued with bytes not yet written to a connection."""
+        return self._buffer.unwritten
+
+    @property
+    def unacknowledged(self) -> int:
+        """Reports not acknowledged in full by the peer (queued or in flight)."""
         return len(self._buffer)
 
     @property
     def retry_in(self) -> float | None:
-        """Seconds until queued reports may be sent (0: now), or None if none are queued."""
+        """Seconds until the next flush has work (0: now), or None if nothing is unacknowledged."""
         if not len(self._buffer):
             return None
-        return max(0.0, self._retry_at - self._clock.time())
+        wait = self._retry_at - self._clock.time()
+        if wait <= 0 and not self._buffer.unwritten:
+            return ACK_POLL  # everything written: look at the acknowledgements again soon
+        return max(0.0, wait)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Send queued reports oldest first; True once none is left queued.
+        """Send queued reports oldest first; True once the peer acknowledged every one.
 
         Without ``timeout``: one attempt, skipped while backing off. With ``timeout`` (the final
-        flush of a ``stop``): attempts regardless of back-off until done or ``timeout`` real seconds
-        have passed, and every socket wait is cut to what is left.
+        flush of a ``stop``): attempts regardless of back-off and waits for the acknowledgements,
+        until done or ``timeout`` real seconds have passed; every socket wait is cut to what is left.
         """
         if timeout is None:
             if self._clock.time() < self._retry_at:
@@ -216,92 +255,126 @@ class BatchReporter:
             return False
         try:
             while not self._attempt(deadline):
-                pause = min(self._retry_at - self._clock.time(), deadline - time.monotonic())
-                if deadline - time.monotonic() <= 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     return False
-                if pause > 0:
-                    time.sleep(pause)
+                pause = self._retry_at - self._clock.time() if self._failing else _FINAL_POLL
+                time.sleep(max(0.0, min(pause, left, _FINAL_POLL if not self._failing else left)))
             return True
         finally:
             self._send_lock.release()
 
     def close(self) -> None:
-        """Close the connection; queued reports stay queued (a later flush reconnects).
+        """Close the connection; reports not acknowledged stay queued (a later flush reconnects and
+        resumes them where the peer stopped).
 
         Never waits for a send in progress on another thread (a stop past its deadline).
         """
         if self._send_lock.acquire(blocking=False):
             try:
-                self._settle()
+                self._connection_lost(None)
             finally:
                 self._send_lock.release()
-        self._transport.close()
+        else:
+            self._transport.close()
+
+    def give_up(self) -> int:
+        """Drop every report not acknowledged in full, count it and log it (a stop at its deadline);
+        return how many reports that was."""
+        lost = self._buffer.drain()
+        self._drop(lost, "stopped before the peer acknowledged them")
+        return len(lost)
 
     def _attempt(self, deadline: float | None) -> bool:
+        if not self._settle():
+            return False
+        try:
+            while (entry := self._buffer.claim()) is not None:
+                self._write(entry, deadline)
+        except OSError as exc:
+            self._failed(exc)
+            return False
         self._settle()
-        while (batch := self._buffer.peek()) is not None:
-            messages = _joined(batch.messages) if self._transport.stream else batch.messages
-            try:
-                for message in messages:
-                    left = None if deadline is None else deadline - time.monotonic()
-                    if left is not None and left <= 0:
-                        raise TimeoutError("stop deadline reached")
-                    self._transport.send(message, left)
-            except OSError as exc:
-                self._failed(exc)
-                return False
-            self._buffer.remove(batch)
-            self._in_flight.append(batch)
-            self._points_sent.inc(batch.points)
-            self.last_success = self._clock.time()
         if self._failing:
             log.info("%s: sending through %r works again", self.name, self._transport)
         self._failing = False
         self._backoff.reset()
         self._retry_at = -math.inf
+        return not len(self._buffer)
+
+    def _write(self, entry: Outgoing, deadline: float | None) -> None:
+        """Write the rest of ``entry`` to the connection (raises ``OSError``, ``TimeoutError``)."""
+        batch = entry.batch
+        stream = self._transport.stream
+        while entry.written < batch.nbytes:
+            index, inner = batch.locate(entry.written)
+            if stream:  # join the following messages into one send of about STREAM_MESSAGE_BYTES
+                end = bisect.bisect_left(batch.ends, entry.written + STREAM_MESSAGE_BYTES, lo=index)
+                data = memoryview(b"".join(batch.messages[index : end + 1]))[inner:]
+            else:
+                data = memoryview(batch.messages[index])
+            while data:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError("stop deadline reached")
+                start = entry.written
+                count = self._transport.send(data, left)
+                data = data[count:]
+                entry.written += count
+                self._ledger.wrote(entry, start, count)
+                if start < entry.high:
+                    self._points_resent.inc(points_between(batch, start, min(entry.written, entry.high),
+                                                           self._framing))
+                if entry.written > entry.high:
+                    if entry.written == batch.nbytes:
+                        self._points_written.inc(batch.points)
+                    entry.high = entry.written
+
+    def _settle(self) -> bool:
+        """Take in what the peer acknowledged. A peer that closed the connection after acknowledging
+        everything (an idle timeout) costs nothing; one that closed on bytes it had not acknowledged
+        is a failure (its reports resume, after a back-off). False after a failure."""
+        if self._transport.peer_closed():
+            unacked = self._transport.unacked_bytes() if self._ledger else 0
+            if unacked is None or unacked > 0:
+                self._failed(ConnectionResetError(f"the peer closed the connection lacking {unacked} byte(s)"))
+                return False
+            self._connection_lost(None)
+        elif self._ledger:
+            self._acknowledged(self._ledger.acknowledge(self._transport.unacked_bytes()))
         return True
 
-    def _settle(self) -> None:
-        """Decide the fate of the batches written since the last flush: delivered, or to re-send."""
-        if not self._in_flight:
-            return
-        if self._transport.peer_closed():
-            self._requeue("the connection was closed by the peer")
-            return
-        unacked = self._transport.unacked_bytes()
-        if not unacked:
-            self._in_flight.clear()
-            return
-        keep = 0  # the newest batches still (partly) unacknowledged stay in flight
-        for batch in reversed(self._in_flight):
-            keep += 1
-            unacked -= batch.nbytes
-            if unacked <= 0:
-                break
-        del self._in_flight[:-keep]
+    def _acknowledged(self, complete: list[Outgoing]) -> None:
+        for entry in complete:
+            self._buffer.done(entry)
+            self._points_acknowledged.inc(entry.batch.points)
+        if complete:
+            self.last_success = self._clock.time()
 
-    def _requeue(self, why: str) -> None:
-        batches, self._in_flight = self._in_flight, []
-        dropped = self._buffer.requeue(batches)
-        if dropped:
-            self._dropped_reports.inc(len(dropped))
-        log.info("%s: %s; queued %d report(s) to send again", self.name, why, len(batches))
+    def _connection_lost(self, why: str | None) -> None:
+        """Close the connection; every report not yet delivered resumes where the peer stopped."""
+        unacked = self._transport.unacked_bytes() if self._ledger else 0
+        complete, resume = self._ledger.rewind(unacked)
+        self._transport.close()
+        self._acknowledged(complete)
+        self._buffer.release()
+        if resume:
+            log.info("%s: %s; %s resume at the first line or frame the peer did not acknowledge",
+                     self.name, why or "the connection is closed", _span(resume))
 
     def _failed(self, exc: OSError) -> None:
         self._send_failures.inc()
-        self._transport.close()
-        if self._in_flight:
-            self._requeue("the connection failed")
-        delay = self._backoff.next_delay()
+        self._connection_lost(f"{type(exc).__name__}: {exc}")
+        delay = self._backoff.next_delay(self._interval)  # back within one interval of carbon's return
         self._retry_at = self._clock.time() + delay
         level = logging.DEBUG if self._failing else logging.WARNING
         self._failing = True
-        log.log(level, "%s: sending through %r failed (%s: %s); %d report(s) queued, next try in %.1f s",
+        log.log(level, "%s: sending through %r failed (%s: %s); %d report(s) unacknowledged, next try in %.1f s",
                 self.name, self._transport, type(exc).__name__, exc, len(self._buffer), delay)
 
     def _after_fork_in_child(self) -> None:
         # The parent still owns (and will send) everything queued before the fork.
         self._send_lock = threading.Lock()
         self._buffer.reset_lock_after_fork()
-        self._buffer.clear()
-        self._in_flight = []
+        self._buffer.drain()
+        self._ledger = Ledger(self._framing)

@@ -10,6 +10,8 @@ from graphmetrics.reporters.batching import BatchReporter, Encoder, Registry
 from graphmetrics.reporters.buffer import DEFAULT_MAX_BYTES
 from graphmetrics.reporters.transport import TcpTransport, Transport, UdpTransport
 from graphmetrics.reporters.wire import (
+    FRAMES,
+    LINES,
     MAX_DATAGRAM_BYTES,
     PICKLE_FRAME_BYTES,
     STREAM_MESSAGE_BYTES,
@@ -65,4 +67,5 @@ class CarbonReporter(BatchReporter):
         super().__init__(
             registry, transport, encode, name=name, prefix=prefix, export_buckets=export_buckets,
             max_buffer_bytes=max_buffer_bytes, backoff=backoff, clock=clock,
+            framing=FRAMES if protocol == "pickle" else LINES,
         )

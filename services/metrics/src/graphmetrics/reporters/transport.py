@@ -1,10 +1,13 @@
 """Blocking socket transports, used only from a reporter's sending thread.
 
 One persistent connection per transport, opened lazily, with connect and send timeouts so a dead or
-hung peer costs a bounded wait. Two TCP facts make "sent" mean something: the first write after the
-peer has closed is accepted by the kernel and silently lost, so :meth:`TcpTransport.peer_closed` is
-checked before each report (carbon never writes to us: a readable socket means it closed); and on
-Linux ``TIOCOUTQ`` tells how many written bytes the peer has not acknowledged yet.
+hung peer costs a bounded wait. ``send`` returns how much it wrote: a slow peer that takes some bytes
+within the send timeout is making progress, and the rest is written by the next call, never the
+whole message again. Two TCP facts make "sent" mean something: the first write after the peer has
+closed is accepted by the kernel and silently lost, so :meth:`TcpTransport.peer_closed` is checked
+before each report (carbon never writes to us: a readable socket means it closed); and on Linux
+``TIOCOUTQ`` tells how many written bytes the peer has not acknowledged yet, still after a reset
+or an error, until :meth:`~TcpTransport.close`.
 """
 
 from __future__ import annotations
@@ -71,17 +74,24 @@ def check_port(port: object) -> int:
         raise ValueError(f"a port must be an int within 1-65535, not {port!r}")
     return port
 
+TLS_RECORD_BYTES = 16384 + 256
+"""Most plaintext (and then some) one TLS record can hold: the peer decrypts no part of a record it
+lacks a byte of, so on TLS that much more than the unacknowledged ciphertext is counted as unacknowledged."""
+
 
 class Transport(Protocol):
-    """What a reporter sends through. ``send`` raises ``OSError`` on failure.
+    """What a reporter sends through. ``send`` raises ``OSError`` on failure and returns the bytes it
+    wrote (a stream may write part of ``data``; a datagram transport writes all of it).
 
     ``stream`` is True for a byte stream (TCP, TLS), where consecutive messages may be joined into
-    one ``send``; False where each message must stay a unit of its own (UDP datagrams).
+    one ``send``; False where each message must stay a unit of its own (UDP datagrams). After a
+    failure or a close by the peer, ``unacked_bytes`` still answers for the lost connection until
+    ``close()``.
     """
 
     stream: bool
 
-    def send(self, data: bytes, timeout: float | None = None) -> None: ...
+    def send(self, data: bytes | memoryview, timeout: float | None = None) -> int: ...
 
     def peer_closed(self) -> bool: ...
 
@@ -106,13 +116,23 @@ class TcpTransport:
         connect_timeout: float = 5.0,
         send_timeout: float = 10.0,
         ssl_context: ssl.SSLContext | None = None,
+        send_buffer_bytes: int | None = None,
+        unacked_timeout: float = 60.0,
     ) -> None:
         self.host = host
         self.port = int(port)
         self.connect_timeout = connect_timeout
         self.send_timeout = send_timeout
         self.ssl_context = ssl_context
+        self.send_buffer_bytes = send_buffer_bytes
+        self.unacked_timeout = max(unacked_timeout, send_timeout)
+        """Linux ``TCP_USER_TIMEOUT``: a peer that acknowledges nothing for this long is dead. Longer
+        than ``send_timeout``, or a slow peer's shut window (probes answered, data taken in bursts)
+        would end connections that make progress."""
+        """``SO_SNDBUF`` (None: the kernel's autotuning): bounds what a lost connection can hold unacknowledged."""
         self._sock: socket.socket | None = None
+        self._broken = False
+        self._written = 0  # bytes written to this connection
         reset_after_fork(self)
 
     def __repr__(self) -> str:
@@ -123,8 +143,10 @@ class TcpTransport:
         sock = socket.create_connection((self.host, self.port), timeout=_timeout(self.connect_timeout, timeout))
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if self.send_buffer_bytes is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer_bytes)
             if hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux: unacknowledged data errors out the connection
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(self.send_timeout * 1000))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(self.unacked_timeout * 1000))
             if self.ssl_context is not None:
                 sock = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
         except BaseException:
@@ -132,23 +154,35 @@ class TcpTransport:
             raise
         return sock
 
-    def send(self, data: bytes, timeout: float | None = None) -> None:
-        """Write all of ``data``; on any error the connection is closed and the error raised."""
+    def send(self, data: bytes | memoryview, timeout: float | None = None) -> int:
+        """Write some of ``data`` (at least one byte) and return how many; raise ``TimeoutError`` if
+        the peer takes none within the send timeout (or ``timeout``), ``OSError`` on any error.
+
+        After an error the connection is broken: the next ``send`` raises until :meth:`close`.
+        """
+        if self._broken:
+            raise ConnectionError("the connection failed; close() it first")
         try:
             sock = self._sock
             if sock is None:
                 sock = self._sock = self._connect(timeout)
+                self._written = 0
             sock.settimeout(_timeout(self.send_timeout, timeout))
-            sock.sendall(data)
+            written = sock.send(data)
         except BaseException:
-            self.close()
+            self._broken = self._sock is not None
             raise
+        self._written += written
+        return written
 
     def peer_closed(self) -> bool:
-        """True (and the connection dropped) if the peer closed or reset it; False if open or none."""
+        """True if the peer closed or reset the connection; False if open or none. The connection
+        stays until :meth:`close`, so :meth:`unacked_bytes` can still say what the peer lacks."""
         sock = self._sock
         if sock is None:
             return False
+        if self._broken:
+            return True
         try:
             readable, _, _ = select.select([sock], [], [], 0)
             if not readable:
@@ -162,22 +196,27 @@ class TcpTransport:
             closed = False
         except (OSError, ValueError):  # a reset, a TLS alert, a closed descriptor
             closed = True
-        if closed:
-            self.close()
+        self._broken = closed
         return closed
 
     def unacked_bytes(self) -> int | None:
-        """Bytes written but not yet acknowledged by the peer (Linux), or None when unknown."""
-        if self._sock is None or _TIOCOUTQ is None or self.ssl_context is not None:
+        """Bytes written to this connection that the peer has not acknowledged (Linux), or None when
+        unknown. On TLS, the unacknowledged ciphertext plus one record (see ``TLS_RECORD_BYTES``)."""
+        if self._sock is None or _TIOCOUTQ is None:
             return None
         try:
             raw = fcntl.ioctl(self._sock.fileno(), _TIOCOUTQ, b"\0\0\0\0")
-        except OSError:
+        except (OSError, ValueError):
             return None
-        return int(struct.unpack("i", raw)[0])
+        unacked = int(struct.unpack("i", raw)[0])
+        if self.ssl_context is not None and unacked:
+            unacked += TLS_RECORD_BYTES
+        return min(unacked, self._written)
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
+        self._broken = False
+        self._written = 0
         if sock is not None:
             try:
                 sock.close()
@@ -202,7 +241,7 @@ class UdpTransport:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} udp://{self.host}:{self.port}>"
 
-    def send(self, data: bytes, timeout: float | None = None) -> None:
+    def send(self, data: bytes | memoryview, timeout: float | None = None) -> int:
         try:
             if self._sock is None:
                 family, kind, proto, _, address = socket.getaddrinfo(
@@ -215,7 +254,7 @@ class UdpTransport:
                     sock.close()
                     raise
                 self._sock = sock
-            self._sock.send(data)
+            return self._sock.send(data)
         except BaseException:
             self.close()
             raise
@@ -246,7 +285,9 @@ class MemoryTransport:
         self.failure: OSError | None = None
         """When set, every ``send`` raises it (a dead peer)."""
         self.unacked: int | None = None
-        """What :meth:`unacked_bytes` reports while connected."""
+        """What :meth:`unacked_bytes` reports for the current (or just lost) connection."""
+        self.at_most: int | None = None
+        """When set, a stream ``send`` writes at most this many bytes (a slow peer)."""
         self.connects = 0
         self.connected = False
         self._closed_by_peer = False
@@ -258,23 +299,24 @@ class MemoryTransport:
         """Simulate the peer closing the connection (noticed by the next :meth:`peer_closed`)."""
         self._closed_by_peer = self.connected
 
-    def send(self, data: bytes, timeout: float | None = None) -> None:
+    def send(self, data: bytes | memoryview, timeout: float | None = None) -> int:
         if self.failure is not None:
-            self.connected = False
             raise self.failure
         if not self.connected:
             self.connects += 1
             self.connected = True
+        data = bytes(data)
+        if self.stream and self.at_most is not None:
+            data = data[: self.at_most]
         self.sent.append(data)
+        return len(data)
 
     def peer_closed(self) -> bool:
-        closed, self._closed_by_peer = self._closed_by_peer, False
-        if closed:
-            self.connected = False
-        return closed
+        return self._closed_by_peer
 
     def unacked_bytes(self) -> int | None:
         return self.unacked if self.connected else None
 
     def close(self) -> None:
         self.connected = False
+        self._closed_by_peer = False

@@ -13,6 +13,7 @@ import io
 import pickle
 import struct
 from collections.abc import Sequence
+from typing import Protocol
 
 from graphmetrics.reporters.points import Point, format_value
 
@@ -23,6 +24,9 @@ __all__ = [
     "plaintext_lines",
     "plaintext_messages",
     "pickle_frames",
+    "Framing",
+    "LINES",
+    "FRAMES",
 ]
 
 MAX_DATAGRAM_BYTES = 8192
@@ -109,3 +113,50 @@ def pickle_frames(
     if start < len(points):
         frames += _frame(timestamp, points[start:], max_frame_bytes)
     return frames
+
+
+class Framing(Protocol):
+    """Where a format's units (a line, a frame) start, and how many points they hold.
+
+    A receiver that loses its connection drops the unit it was reading (carbon's line and pickle
+    receivers both do), so a report is resumed at the start of the unit holding the first byte the
+    peer did not acknowledge: no point goes twice, none is lost.
+    """
+
+    def unit_start(self, message: bytes, offset: int) -> int: ...
+
+    def points(self, message: bytes, start: int, stop: int) -> int:
+        """Points of the units that end within ``message[start:stop]``."""
+        ...
+
+
+class _Lines:
+    """Plaintext: a unit is a line; a message holds whole lines."""
+
+    def unit_start(self, message: bytes, offset: int) -> int:
+        return message.rfind(b"\n", 0, offset) + 1
+
+    def points(self, message: bytes, start: int, stop: int) -> int:
+        return message.count(b"\n", start, stop)
+
+    def __repr__(self) -> str:
+        return "LINES"
+
+
+class _Frames:
+    """Pickle: a unit is a frame; a message is one frame."""
+
+    def unit_start(self, message: bytes, offset: int) -> int:
+        return 0
+
+    def points(self, message: bytes, start: int, stop: int) -> int:
+        if not start < stop >= len(message):
+            return 0
+        return len(pickle.loads(message[_LENGTH.size :]))  # our own bytes; only re-sends are counted this way
+
+    def __repr__(self) -> str:
+        return "FRAMES"
+
+
+LINES: Framing = _Lines()
+FRAMES: Framing = _Frames()

@@ -89,7 +89,9 @@ class Pipeline:
     def finish(self, timestamp: int | None, deadline: float) -> bool:
         """Collect a final report at ``timestamp`` (None: the caller did) and send all within ``deadline`` s.
 
-        True when every reporter has nothing left queued. Threads are stopped, connections closed.
+        True when every reporter has nothing left unacknowledged. Threads are stopped, connections
+        closed; what a reporter still holds at the deadline is given up (``give_up``: counted and
+        logged with its timestamps), never dropped silently.
         """
         end = time.monotonic() + deadline
         if timestamp is not None:
@@ -104,6 +106,9 @@ class Pipeline:
             done = self._flush(reporter, max(0.0, end - time.monotonic())) and done
             try:
                 reporter.close()
+                give_up = getattr(reporter, "give_up", None)
+                if give_up is not None:
+                    give_up()
             except Exception:
                 log.exception("%s: closing %r failed", self.name, reporter)
         return done
