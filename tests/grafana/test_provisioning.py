@@ -57,8 +57,9 @@ REPLICA_SERIES = [
     f"world_size.{HISTOGRAM}", f"runtime.reactor_lag.{HISTOGRAM}",
     f"requests.{HISTOGRAM}", f"requests.{METER}",
     "runtime.{rss_bytes,cpu_seconds,open_fds,gc_collections,threads}.value",
-    "graphmetrics.*.{points_sent,send_failures,dropped_reports,rejected_points}.count",
-    "graphmetrics.*.{buffered_reports,buffered_bytes,last_success}.value",
+    "graphmetrics.*.{points_written,points_acknowledged,points_resent,points_dropped,send_failures,"
+    "dropped_reports,rejected_points}.count",
+    "graphmetrics.*.{buffered_reports,buffered_bytes,oldest_unacknowledged_age,last_acknowledged}.value",
 ]
 KNOWN_SERIES = [
     *(f"helloworld.*.{series}" for series in REPLICA_SERIES),
