@@ -9,7 +9,7 @@ import time
 import pytest
 from carbon_fixture import Sink, sink_fixture  # noqa: F401 - the `sink` fixture
 
-from graphmetrics.reporters.transport import TcpTransport, UdpTransport
+from graphmetrics.reporters.transport import TcpTransport, UdpTransport, check_host, check_port
 
 
 def closed_port() -> int:
@@ -112,3 +112,61 @@ def test_a_forked_child_does_not_share_the_parents_connection(sink: Sink) -> Non
     transport.send(b"parent 2 20\n")  # the parent's connection is intact
     assert sink.data(24) == b"parent 1 10\nparent 2 20\n"
     assert len(sink.connections) == 1
+
+
+@pytest.mark.parametrize("host", [
+    "a..b", "", ".", "-carbon", "carbon-", "a" * 64 + ".example.org", ("a" * 60 + ".") * 5, "carbon host",
+    "münchen.de", "256.1.1.1", "carbon:2003", "[carbon]", "a/b",
+])
+def test_a_host_that_is_no_dns_name_nor_ip_is_refused_at_construction(host: str) -> None:
+    """Found: CARBON_HOST=a..b passed, then every send raised UnicodeError (not an OSError): a log flood."""
+    from graphmetrics.reporters.carbon import CarbonReporter
+    from graphmetrics.registry import MetricsRegistry
+
+    with pytest.raises(ValueError, match="must be an IP address or a DNS name"):
+        TcpTransport(host, 2003)
+    with pytest.raises(ValueError, match="must be an IP address or a DNS name"):
+        UdpTransport(host, 2003)
+    with pytest.raises(ValueError, match="must be an IP address or a DNS name"):
+        CarbonReporter(MetricsRegistry(), host, 2004)
+
+
+@pytest.mark.parametrize(("host", "kept"), [
+    ("carbon", "carbon"), ("carbon.example.org.", "carbon.example.org."), ("graphite_web", "graphite_web"),
+    ("a" * 63 + ".b", "a" * 63 + ".b"), ("127.0.0.1", "127.0.0.1"), ("::1", "::1"), ("[::1]", "::1"),
+    ("xn--mnchen-3ya.de", "xn--mnchen-3ya.de"), ("2001:DB8::1", "2001:db8::1"),
+])
+def test_dns_names_and_ip_addresses_pass(host: str, kept: str) -> None:
+    assert check_host(host) == kept
+
+
+@pytest.mark.parametrize("port", [0, 65536, "2003", 20.5, True, None])
+def test_a_port_outside_1_65535_or_not_an_int_is_refused(port: object) -> None:
+    with pytest.raises(ValueError, match="1-65535"):
+        check_port(port)
+
+
+def test_an_exception_from_resolving_a_host_is_a_connection_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever name resolution raises (the IDNA codec raises UnicodeError) is an OSError to the reporter:
+    a send failure with back-off, one warning, not a traceback per attempt."""
+
+    from graphmetrics.clock import ManualClock
+    from graphmetrics.registry import MetricsRegistry
+    from graphmetrics.reporters.carbon import CarbonReporter
+
+    def broken_resolver(*args: object, **kwargs: object) -> object:
+        raise UnicodeError("label empty or too long")
+
+    monkeypatch.setattr(socket, "create_connection", broken_resolver)
+    monkeypatch.setattr(socket, "getaddrinfo", broken_resolver)
+    with pytest.raises(ConnectionError, match="cannot resolve 'carbon'"):
+        TcpTransport("carbon", 2003).send(b"x")
+    with pytest.raises(ConnectionError, match="cannot resolve 'carbon'"):
+        UdpTransport("carbon", 2003).send(b"x")
+    clock = ManualClock(1_700_000_000)
+    registry = MetricsRegistry(clock=clock)
+    reporter = CarbonReporter(registry, "carbon", 2003, "plaintext", clock=clock)
+    reporter.collect(1_700_000_000)
+    assert reporter.flush() is False
+    assert reporter.retry_in is not None and reporter.retry_in > 0  # backing off
+    assert registry.counter("graphmetrics.carbon.send_failures").get_count() == 1

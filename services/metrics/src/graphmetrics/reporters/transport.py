@@ -78,6 +78,11 @@ TLS_RECORD_BYTES = 16384 + 256
 """Most plaintext (and then some) one TLS record can hold: the peer decrypts no part of a record it
 lacks a byte of, so on TLS that much more than the unacknowledged ciphertext is counted as unacknowledged."""
 
+def _resolving(host: str) -> str:
+    """The error message for an exception other than ``OSError`` out of name resolution (the IDNA
+    codec raises ``UnicodeError``): it becomes a send failure with back-off, like any other."""
+    return f"cannot resolve {host!r}"
+
 
 class Transport(Protocol):
     """What a reporter sends through. ``send`` raises ``OSError`` on failure and returns the bytes it
@@ -119,8 +124,8 @@ class TcpTransport:
         send_buffer_bytes: int | None = None,
         unacked_timeout: float = 60.0,
     ) -> None:
-        self.host = host
-        self.port = int(port)
+        self.host = check_host(host)
+        self.port = check_port(port)
         self.connect_timeout = connect_timeout
         self.send_timeout = send_timeout
         self.ssl_context = ssl_context
@@ -140,7 +145,10 @@ class TcpTransport:
         return f"<{type(self).__name__} {kind}://{self.host}:{self.port} connected={self._sock is not None}>"
 
     def _connect(self, timeout: float | None) -> socket.socket:
-        sock = socket.create_connection((self.host, self.port), timeout=_timeout(self.connect_timeout, timeout))
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=_timeout(self.connect_timeout, timeout))
+        except (UnicodeError, ValueError) as exc:
+            raise ConnectionError(f"{_resolving(self.host)}: {exc}") from None
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             if self.send_buffer_bytes is not None:
@@ -233,8 +241,8 @@ class UdpTransport:
     stream = False
 
     def __init__(self, host: str, port: int) -> None:
-        self.host = host
-        self.port = int(port)
+        self.host = check_host(host)
+        self.port = check_port(port)
         self._sock: socket.socket | None = None
         reset_after_fork(self)
 
@@ -244,9 +252,12 @@ class UdpTransport:
     def send(self, data: bytes | memoryview, timeout: float | None = None) -> int:
         try:
             if self._sock is None:
-                family, kind, proto, _, address = socket.getaddrinfo(
-                    self.host, self.port, type=socket.SOCK_DGRAM
-                )[0]
+                try:
+                    family, kind, proto, _, address = socket.getaddrinfo(
+                        self.host, self.port, type=socket.SOCK_DGRAM
+                    )[0]
+                except (UnicodeError, ValueError) as exc:
+                    raise ConnectionError(f"{_resolving(self.host)}: {exc}") from None
                 sock = socket.socket(family, kind, proto)
                 try:
                     sock.connect(address)  # a connected UDP socket reports ICMP errors as OSError
