@@ -30,7 +30,7 @@ def no_key_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_line_starts_with_the_key(sink: Sink) -> None:
     registry = MetricsRegistry()
     registry.counter("hello_called").inc(2)
-    reporter = HostedGraphiteReporter(registry, KEY, prefix="helloworld.inst1", host="127.0.0.1", port=sink.port)
+    reporter = HostedGraphiteReporter(registry, KEY, "tcp", prefix="helloworld.inst1", host="127.0.0.1", port=sink.port)
     batch = reporter.collect(T0)
     assert reporter.flush(timeout=5) is True
     lines = sink.data(batch.nbytes).decode().splitlines()
@@ -184,3 +184,41 @@ def test_tls_keeps_one_verified_connection_across_reports(tls_files: tuple[Path,
     reporter.close()
     listener.close()
     server.join(5)
+
+
+def test_the_default_transport_is_tls_and_plaintext_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Found: the default was plain TCP, so the key crossed the network in clear."""
+    with caplog.at_level(logging.WARNING):
+        reporter = HostedGraphiteReporter(MetricsRegistry(), KEY)
+    assert reporter.transport == "tls" and "tls://carbon.hostedgraphite.com:20030" in repr(reporter)
+    assert "in clear" not in caplog.text
+    for transport in ("tcp", "udp"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            HostedGraphiteReporter(MetricsRegistry(), KEY, transport)
+        assert "the API key crosses the network in clear" in caplog.text and KEY not in caplog.text
+
+
+def fragments(text: str, size: int = 3) -> set[str]:
+    return {text[i : i + size] for i in range(len(text) - size + 1)}
+
+
+@pytest.mark.parametrize("bad", ["0a1b2c3d-4e5f-6789-abcd-ef012345678!", "0a1b2c3d 4e5f 6789 abcd ef0123456789",
+                                 "x" * 20 + "Zq9" * 50])
+def test_an_invalid_key_is_refused_without_any_of_its_characters(bad: str) -> None:
+    """Found: the mask of an invalid key showed its last four characters."""
+    with pytest.raises(ValueError) as error:
+        resolve_api_key(bad, {})
+    message = str(error.value)
+    assert f"got {len(bad)} characters" in message
+    shown = fragments(message) & fragments(bad)
+    assert not shown or all(frag in "the Hosted Graphite API key from the api_key argument must be" for frag in shown)
+    assert bad[-4:] not in message
+
+
+def test_a_key_pasted_as_a_host_is_not_echoed() -> None:
+    """A config error must not echo a value that looks like a key (here one pasted as the host)."""
+    long_key = "a1b2c3d4e5f6a7b8c9d0" * 4  # 80 characters, one 'label': no DNS name
+    with pytest.raises(ValueError) as error:
+        HostedGraphiteReporter(MetricsRegistry(), KEY, host=long_key)
+    assert long_key[:8] not in str(error.value) and long_key[-8:] not in str(error.value)

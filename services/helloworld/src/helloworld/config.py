@@ -47,7 +47,7 @@ class Config:
     hostedgraphite_api_key: str | None = field(default=None, repr=False)
     hostedgraphite_host: str | None = None
     hostedgraphite_port: int | None = None
-    hostedgraphite_transport: str = "tcp"
+    hostedgraphite_transport: str = "tls"
 
     @property
     def metrics_root(self) -> str:
@@ -172,5 +172,5 @@ def load_config(
         hostedgraphite_api_key=env.api_key(),
         hostedgraphite_host=env.checked("HOSTEDGRAPHITE_HOST", None, check_host),
         hostedgraphite_port=env.checked("HOSTEDGRAPHITE_PORT", None, _port),
-        hostedgraphite_transport=env.choice("HOSTEDGRAPHITE_TRANSPORT", "tcp", PORTS),
+        hostedgraphite_transport=env.choice("HOSTEDGRAPHITE_TRANSPORT", "tls", PORTS),
     )

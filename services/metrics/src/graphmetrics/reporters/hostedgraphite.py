@@ -2,7 +2,9 @@
 
 The key is a secret: it is read from the argument, ``HOSTEDGRAPHITE_API_KEY`` or the file named by
 ``HOSTEDGRAPHITE_API_KEY_FILE`` (a container secret), checked so it cannot break a line, and only
-ever shown masked (:func:`mask_key`) in reprs, errors and log lines.
+ever shown masked (:func:`mask_key`) in reprs and log lines; an invalid key is never shown at all.
+Every line carries it, so the default transport is TLS (port 20030); plain TCP or UDP is an explicit
+choice, warned about at start.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import re
 import ssl
 from collections.abc import Mapping, Sequence
 
+import logging
+
 from graphmetrics.clock import Clock
 from graphmetrics.reporters.backoff import Backoff
 from graphmetrics.reporters.batching import BatchReporter, Registry
@@ -19,6 +23,8 @@ from graphmetrics.reporters.buffer import DEFAULT_MAX_BYTES
 from graphmetrics.reporters.points import Point
 from graphmetrics.reporters.transport import TcpTransport, Transport, UdpTransport
 from graphmetrics.reporters.wire import MAX_DATAGRAM_BYTES, STREAM_MESSAGE_BYTES, plaintext_messages
+
+log = logging.getLogger(__name__)
 
 __all__ = ["HostedGraphiteReporter", "resolve_api_key", "mask_key", "HOST", "PORTS", "ENV_KEY", "ENV_KEY_FILE"]
 
@@ -53,10 +59,10 @@ def resolve_api_key(api_key: str | None = None, environ: Mapping[str, str] | Non
     else:
         raise ValueError(f"no Hosted Graphite API key: pass api_key, or set ${ENV_KEY} or ${ENV_KEY_FILE}")
     key = key.strip()
-    if not _VALID_KEY.fullmatch(key):
+    if not _VALID_KEY.fullmatch(key):  # not a key: none of it is shown, not even masked
         raise ValueError(
             f"the Hosted Graphite API key from {source} must be 1-128 characters of [A-Za-z0-9_-] "
-            f"(got {len(key)} characters, masked {mask_key(key)})"
+            f"(got {len(key)} characters)"
         )
     return key, source
 
@@ -83,7 +89,7 @@ class HostedGraphiteReporter(BatchReporter):
         self,
         registry: Registry,
         api_key: str | None = None,
-        transport: str = "tcp",
+        transport: str = "tls",
         prefix: str = "",
         *,
         host: str = HOST,
@@ -101,6 +107,9 @@ class HostedGraphiteReporter(BatchReporter):
             raise ValueError(f"transport must be one of {sorted(PORTS)}, not {transport!r}")
         key, self.key_source = resolve_api_key(api_key)
         self.masked_key = mask_key(key)
+        if transport != "tls":
+            log.warning("%s: transport=%r: the API key crosses the network in clear on every line "
+                        "(the default transport is 'tls')", name, transport)
         self.transport = transport
         port = PORTS[transport] if port is None else port
         sender: Transport
