@@ -302,10 +302,11 @@ def test_rejected_values_are_counted_and_logged(caplog: pytest.LogCaptureFixture
     reporter, transport, clock, registry = make(bad_value_registry())
     with caplog.at_level(logging.WARNING):
         reporter.collect(T0)
-    assert "1 metric value(s) left out" in caplog.text
-    assert registry.counter("graphmetrics.carbon.rejected_points").get_count() == 1
+        reporter.collect(T0 + 10)
+    assert caplog.text.count("the value of app.i1.odd.value cannot be a point") == 1  # once per metric
+    assert registry.counter("graphmetrics.carbon.rejected_points").get_count() == 2  # once per report
     reporter.flush()
-    assert values(transport, "app.i1.odd.count") == {T0: "2"}
+    assert values(transport, "app.i1.odd.count") == {T0: "2", T0 + 10: "2"}
 
 
 def test_repr_names_reporter_and_transport() -> None:

@@ -90,3 +90,16 @@ def test_buckets_equal_to_six_digits_share_one_series_and_add_up() -> None:
 def test_path_length_limit_is_the_names_module_one() -> None:
     name = ".".join(["n" * 200] * ((MAX_KEY_LENGTH // 201) + 1))
     assert flatten({name: {"count": 1}}).rejected == 1
+
+
+def test_an_int_is_a_point_exactly_when_it_has_a_float() -> None:
+    from graphmetrics.reporters.points import POINT_INT_LIMIT
+
+    largest = POINT_INT_LIMIT - 1
+    assert float(largest) == float(-largest) * -1 > 1.7e308  # the largest ints still convert...
+    with pytest.raises(OverflowError):
+        float(POINT_INT_LIMIT)  # ...the limit does not
+    flat = flatten({"a": {"count": largest}, "b": {"count": POINT_INT_LIMIT}, "c": {"count": -POINT_INT_LIMIT},
+                    "d": {"count": 10**5000, "max": 3}})
+    assert flat.points == [("a.count", largest), ("d.max", 3)]
+    assert (flat.rejected, flat.refused) == (3, ("b.count", "c.count", "d.count"))

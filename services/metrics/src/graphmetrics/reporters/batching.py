@@ -52,6 +52,7 @@ size of the slices they were read in: one encoder call and about one message (fr
 ACK_POLL = 0.5
 """Seconds between looks at what the peer acknowledged while written bytes are unacknowledged."""
 _FINAL_POLL = 0.02
+_REFUSED_REMEMBERED = 10_000  # metrics whose refusal was logged: bounded, like everything kept
 
 Encoder = Callable[[int, Sequence[Point]], list[bytes]]
 """``(timestamp, points) -> messages``: one of :mod:`graphmetrics.reporters.wire`'s formats."""
@@ -117,6 +118,7 @@ class BatchReporter:
         self._previous_timestamp: int | None = None
         self._capacity_checked = False
         self._oversize_warned = False
+        self._refused: set[str] = set()
         own = f"graphmetrics.{self.name}."
         if registry.get_metrics(own + "points_written"):
             raise ValueError(f"this registry already has a reporter named {self.name!r}: give each one its own name=")
@@ -165,6 +167,8 @@ class BatchReporter:
             waiting += flat.points
             points += len(flat.points)
             rejected += flat.rejected
+            if flat.refused:
+                self._refusing(flat.refused)
             if len(waiting) >= ENCODE_AT:
                 messages += self._encode(timestamp, waiting)
                 waiting = []
@@ -173,8 +177,6 @@ class BatchReporter:
             messages += self._encode(timestamp, waiting)
         if rejected:
             self._rejected_points.inc(rejected)
-            log.warning("%s: %d metric value(s) left out of the report (not a number or bad path)",
-                        self.name, rejected)
         batch = Batch(timestamp, tuple(messages), points)
         self._check_capacity(batch)
         if batch.nbytes:
@@ -201,6 +203,15 @@ class BatchReporter:
         """Seconds since the oldest report not acknowledged in full was due; 0 with none."""
         oldest = self._buffer.oldest()
         return 0.0 if oldest is None else max(0.0, self._clock.time() - oldest.batch.timestamp)
+
+    def _refusing(self, paths: Sequence[str]) -> None:
+        """Log each metric whose value cannot be a point once (it is counted in every report)."""
+        for path in paths:
+            if path not in self._refused and len(self._refused) < _REFUSED_REMEMBERED:
+                self._refused.add(path)
+                log.warning("%s: the value of %s cannot be a point (not a finite number, an int without a float, "
+                            "or no valid path): left out of every report it is in, counted in rejected_points",
+                            self.name, path)
 
     def _check_capacity(self, batch: Batch) -> None:
         """Warn once if the buffer holds less than 15 minutes of reports of this size and interval."""

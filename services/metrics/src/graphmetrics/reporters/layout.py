@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from graphmetrics.counters import Counter
 from graphmetrics.names import series_path
-from graphmetrics.reporters.points import Flattened, flatten
+from graphmetrics.reporters.points import POINT_INT_LIMIT, Flattened, flatten
 from graphmetrics.reporters.reading import SLICE, SlicedRegistry, read_slices
 
 __all__ = ["COUNTER_SLICE", "CounterRun", "Layout"]
@@ -79,9 +79,11 @@ class Layout:
                 yield from self._general(registry, run.keys[start:], buckets)
                 return
             stop = start + COUNTER_SLICE
-            points = [(path, counter.get_count()) for path, counter in zip(run.paths[start:stop],
-                                                                            run.counters[start:stop])]
-            yield Flattened(points, 0)  # type: ignore[arg-type]
+            counts = [counter.get_count() for counter in run.counters[start:stop]]
+            if counts and not -POINT_INT_LIMIT < min(counts) <= max(counts) < POINT_INT_LIMIT:
+                yield from self._general(registry, run.keys[start:stop], buckets)  # refuses the one too big
+                continue
+            yield Flattened(list(zip(run.paths[start:stop], counts)), 0)
 
     def _learn(self, registry: SlicedRegistry, version: int, buckets: bool) -> Iterator[Flattened]:
         """A report the general way that notes the layout as it goes; kept if the registry did not change."""

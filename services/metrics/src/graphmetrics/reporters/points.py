@@ -2,7 +2,8 @@
 
 Every wire format (plaintext, pickle, UDP, Hosted Graphite, console) starts from :func:`flatten`, so
 the rules hold everywhere: each path comes from :func:`graphmetrics.names.series_path`, NaN and
-infinities are never sent, ints stay ints and floats keep full precision (``repr``).
+infinities are never sent, nor ints without a float (see ``POINT_INT_LIMIT``), ints stay ints and
+floats keep full precision (``repr``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, NamedTuple
 
 from graphmetrics.names import MAX_KEY_LENGTH, checked_path, field_node, series_path, series_parts
 
-__all__ = ["Point", "Flattened", "flatten", "format_value", "bucket_node", "BUCKETS_FIELD"]
+__all__ = ["Point", "Flattened", "flatten", "format_value", "bucket_node", "BUCKETS_FIELD", "POINT_INT_LIMIT"]
 
 Point = tuple[str, int | float]
 """One series value: ``(path, value)``. The timestamp is shared by the whole report."""
@@ -24,20 +25,29 @@ BUCKETS_FIELD = "buckets"
 """Sketch buckets are exported as ``<prefix>.<name>.buckets.<bound node>``."""
 
 
+POINT_INT_LIMIT = 2**1024 - 2**970
+"""Ints this big (either sign) have no float: carbon's ``float()`` overflows (its pickle receiver then
+drops the connection and the rest of what it read), and past 4300 digits ``str()`` raises. Refused."""
+
+
 class Flattened(NamedTuple):
     points: list[Point]
     rejected: int
     """Values that could not be sent: a non-number, or a metric whose path cannot be built."""
+    refused: tuple[str, ...] = ()
+    """The paths (or keys, when no path can be built) of those values."""
 
 
 def _number(value: object) -> int | float | None:
     """``value`` as an int or a finite float, or None when it must not be sent."""
     if type(value) is int:  # noqa: E721 - exact type: bool is an int subclass but no metric value
-        return value
+        if -POINT_INT_LIMIT < value < POINT_INT_LIMIT:
+            return value
+        raise TypeError("an int too big for a float")
     if type(value) is float:  # noqa: E721
         return value if math.isfinite(value) else None
     if isinstance(value, numbers.Integral):  # bool, numpy ints, ...
-        return int(value)
+        return _number(int(value))
     if isinstance(value, numbers.Real):
         value = float(value)
         return value if math.isfinite(value) else None
@@ -86,7 +96,9 @@ def flatten(
     points: list[Point] = []
     append = points.append
     rejected = 0
+    refused: list[str] = []
     inf = math.inf
+    limit = POINT_INT_LIMIT
     nodes: dict[str, str] = {}  # field -> path node, for this call (field_node() once per field name)
     raw: Any
     for key, fields in snapshot.items():
@@ -95,13 +107,14 @@ def flatten(
             head, tags = series_parts(prefix, key)  # series_path's parts, inlined: the hot loop of a report
             for field, raw in fields.items():
                 kind = type(raw)
-                if kind is int or (kind is float and -inf < raw < inf):  # the usual case, no call
+                if (kind is int and -limit < raw < limit) or (kind is float and -inf < raw < inf):  # usual, no call
                     value = raw
                 else:
                     try:
                         value = _number(raw)
                     except TypeError:
                         rejected += 1
+                        refused.append(head + field_node(field) + tags)
                         continue
                     if value is None:
                         continue
@@ -115,4 +128,5 @@ def flatten(
         except ValueError:
             del points[start:]
             rejected += 1
-    return Flattened(points, rejected)
+            refused.append(key)
+    return Flattened(points, rejected, tuple(refused))
