@@ -166,3 +166,15 @@ def test_contexts_from_many_threads_are_all_counted() -> None:
 
     run_threads(4, work)
     assert timer.get_count() == timer.snapshot().count == 4 * FOLD_AT
+
+
+def test_a_negative_or_nan_duration_is_refused_and_counted() -> None:
+    """Found: Timer.update(-5) was recorded."""
+    timer = Timer()
+    timer.update(0.002)
+    for bad in (-5, -0.001, math.nan):
+        with pytest.raises(ValueError, match=">= 0"):
+            timer.update(bad)
+    timer.update(0)
+    assert (timer.get_count(), timer.refused) == (2, 3)
+    assert timer.snapshot().fields()["min"] == 0.0

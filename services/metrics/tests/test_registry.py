@@ -226,3 +226,38 @@ def test_concurrent_creation_yields_one_metric_and_exact_counts() -> None:
     assert len({id(counter) for counter in seen}) == 1
     snapshot = registry.snapshot()
     assert len(snapshot) == 50 and all(fields == {"count": 8 * 40} for fields in snapshot.values())
+
+
+def test_two_names_that_sanitise_to_one_metric_are_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
+    """Found: hits/s, hits_s and hits s silently merged into one metric."""
+    import logging
+
+    registry = MetricsRegistry()
+    with caplog.at_level(logging.WARNING, logger="graphmetrics.registry"):
+        registry.counter("hits_s").inc()
+        registry.counter("hits/s").inc()
+        registry.counter("hits/s").inc()  # the same name again: no new warning
+        registry.counter("hits s").inc()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "metric names 'hits_s' and 'hits/s' are one metric, 'hits_s': both sanitise to it",
+        "metric names 'hits_s' and 'hits s' are one metric, 'hits_s': both sanitise to it",
+    ]
+    assert registry.counter("hits_s").get_count() == 4
+
+
+def test_a_sanitised_name_says_which_metric_it_becomes(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    registry = MetricsRegistry()
+    with caplog.at_level(logging.WARNING, logger="graphmetrics.registry"):
+        registry.counter("hits/s").inc()
+        registry.counter("hits/s").inc()
+        registry.counter("hits_s").inc()  # found by its key at once: the first warning said so
+        registry.counter("hits s").inc()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "metric name 'hits/s' is reported as 'hits_s': any other name that becomes 'hits_s', that one "
+        "included, is the same metric",
+        "metric names 'hits/s' and 'hits s' are one metric, 'hits_s': both sanitise to it",
+    ]

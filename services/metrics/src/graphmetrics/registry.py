@@ -8,6 +8,7 @@ meter of the same name silently collide in its reports).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -22,6 +23,8 @@ from graphmetrics.reservoirs import LogBucketSketch, Reservoir
 from graphmetrics.timers import Timer
 
 __all__ = ["MetricsRegistry", "Metric", "global_registry", "set_global_registry"]
+
+log = logging.getLogger(__name__)
 
 Metric = Counter | Gauge | Meter | Histogram | Timer
 M = TypeVar("M", Counter, Gauge, Meter, Histogram, Timer)
@@ -50,6 +53,7 @@ class MetricsRegistry:
         self._untagged: dict[str, Metric] = {}  # plain names: looked up directly by the name given
         self._tagged: dict[str, Metric] = {}
         self._aliases: dict[str, Metric] = {}  # raw names that sanitise to a different key
+        self._origins: dict[str, str] = {}  # key -> the raw name that created it, where sanitising changed it
         self._version = 0
         """Bumped whenever a metric is registered or the registry cleared: reporters keep what they
         learnt of its layout (``reporters.layout``) while it stays the same."""
@@ -160,6 +164,13 @@ class MetricsRegistry:
             if metric is None:
                 metric = store[key] = factory()
                 self._version += 1
+                if not tags and key != name:  # once per name: later calls find it in _aliases
+                    self._origins[key] = name
+                    log.warning("metric name %r is reported as %r: any other name that becomes %r, that "
+                                "one included, is the same metric", name, key, key)
+            elif not tags and key != name and self._origins.get(key, key) != name:
+                log.warning("metric names %r and %r are one metric, %r: both sanitise to it",
+                            self._origins.get(key, key), name, key)
             if not isinstance(metric, cls):
                 raise TypeError(f"metric {key!r} is a {_kind(metric)}, not a {_KIND[cls]}")
             if not tags and key != name:
@@ -181,6 +192,7 @@ class MetricsRegistry:
             self._untagged = {}
             self._tagged = {}
             self._aliases = {}
+            self._origins = {}
             self._version += 1
 
     # -- read out ------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ class Timer(Metered, DistributionAccessors):
     measured elsewhere.
     """
 
-    __slots__ = ("unit", "_reservoir", "_record", "_pending", "_scale", "time")
+    __slots__ = ("unit", "_reservoir", "_record", "_pending", "_scale", "time", "refused")
 
     time: Callable[..., Any]
 
@@ -96,6 +96,8 @@ class Timer(Metered, DistributionAccessors):
             raise ValueError(f"unit must be one of {sorted(UNITS)}, not {unit!r}")
         super().__init__(clock)
         self.unit = unit
+        self.refused = 0
+        """``update`` calls refused: a negative or NaN duration is no measurement (a stepped clock, a bug)."""
         self._scale = UNITS[unit]
         self._reservoir = attach_reservoir(reservoir, clock)
         self._record = self._reservoir.update
@@ -136,7 +138,11 @@ class Timer(Metered, DistributionAccessors):
         return timed  # type: ignore[return-value]
 
     def update(self, seconds: float) -> None:
-        """Record a duration measured elsewhere, given in seconds."""
+        """Record a duration measured elsewhere, given in seconds. A negative or NaN one is refused:
+        ``ValueError``, counted in ``refused``, not recorded (it would drag the percentiles down)."""
+        if not seconds >= 0:
+            self.refused += 1
+            raise ValueError(f"a duration must be a number of seconds >= 0, not {seconds!r}")
         now = self._now()
         if now >= self._next_tick:
             self._tick(now)
