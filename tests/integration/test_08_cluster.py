@@ -120,7 +120,7 @@ def test_every_replica_is_readable_through_the_front(cluster, checked):
 def settled_placement(cluster: ClusterStack) -> dict[str, set[str]]:
     """The .wsp files per node once every series is on exactly its ring nodes. Each cache creates a new
     series' file in its own writer cycle, so right after a report brings new series (responses.200, the
-    reporter's last_success) one replica can briefly hold a file the other has not written yet."""
+    reporter's last_acknowledged) one replica can briefly hold a file the other has not written yet."""
     mismatches: dict[str, tuple[set[str], set[str]]] = {}
 
     def placed() -> dict[str, set[str]] | None:

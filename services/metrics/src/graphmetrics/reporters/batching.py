@@ -113,8 +113,8 @@ class BatchReporter:
         self._retry_at = -math.inf
         self._failing = False
         self._interval: float | None = None  # between the last two reports: the longest back-off
-        self.last_success: float | None = None
-        """When the peer last acknowledged (or, where that cannot be known, was written) a whole report."""
+        self.last_acknowledged: float | None = None
+        """Clock time the peer last acknowledged a whole report (where that cannot be known: wrote it)."""
         self._previous_timestamp: int | None = None
         self._capacity_checked = False
         self._oversize_warned = False
@@ -133,7 +133,7 @@ class BatchReporter:
         registry.gauge(own + "buffered_bytes", lambda: self._buffer.nbytes)
         registry.gauge(own + "oldest_unacknowledged_age", self._oldest_age)
         registry.gauge(own + "last_acknowledged",
-                       lambda: math.nan if self.last_success is None else self.last_success)
+                       lambda: math.nan if self.last_acknowledged is None else self.last_acknowledged)
         reset_after_fork(self)
 
     def __repr__(self) -> str:
@@ -180,7 +180,10 @@ class BatchReporter:
         batch = Batch(timestamp, tuple(messages), points)
         self._check_capacity(batch)
         if batch.nbytes:
-            self._drop(self._buffer.push(batch), "the buffer is full")
+            dropped = self._buffer.push(batch)
+            if dropped:
+                self._drop(dropped, "the buffer is full")
+                self._retry_at = -math.inf  # probe now: a back-off must not outlast what the buffer holds
             if batch.nbytes > self._buffer.max_bytes and not self._oversize_warned:
                 self._oversize_warned = True
                 log.warning("%s: a %d-byte report is bigger than max_buffer_bytes=%d: only the newest "
@@ -196,8 +199,6 @@ class BatchReporter:
         self._points_dropped.inc(points)
         log.warning("%s: %s: dropped %s, %d point(s) not acknowledged by the peer",
                     self.name, why, _span(dropped), points)
-        if why == "the buffer is full":
-            self._retry_at = -math.inf  # probe now: a back-off must not outlast what the buffer holds
 
     def _oldest_age(self) -> float:
         """Seconds since the oldest report not acknowledged in full was due; 0 with none."""
@@ -269,8 +270,8 @@ class BatchReporter:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                pause = self._retry_at - self._clock.time() if self._failing else _FINAL_POLL
-                time.sleep(max(0.0, min(pause, left, _FINAL_POLL if not self._failing else left)))
+                pause = self._retry_at - self._clock.time() if self._failing else _FINAL_POLL  # back-off or acks
+                time.sleep(max(0.0, min(pause, left)))
             return True
         finally:
             self._send_lock.release()
@@ -360,7 +361,7 @@ class BatchReporter:
             self._buffer.done(entry)
             self._points_acknowledged.inc(entry.batch.points)
         if complete:
-            self.last_success = self._clock.time()
+            self.last_acknowledged = self._clock.time()
 
     def _connection_lost(self, why: str | None) -> None:
         """Close the connection; every report not yet delivered resumes where the peer stopped."""
