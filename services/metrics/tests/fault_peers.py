@@ -80,6 +80,8 @@ class IdleClosingProxy(Peer):
         super().__init__()
         self.target = target
         self.idle = idle
+        self.closed = 0
+        """Client connections closed so far."""
 
     def handle(self, connection: socket.socket, index: int) -> None:
         upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
@@ -98,6 +100,8 @@ class IdleClosingProxy(Peer):
         finally:
             connection.close()
             upstream.close()
+            with self._lock:
+                self.closed += 1
 
 
 class ResetAfterRead(Peer):
