@@ -245,6 +245,14 @@ class Aggregator(Carbon):
         )
 
 
+def report_interval(reporter: object, counter: object, clock: object, timestamp: int) -> None:
+    """One interval of a reporter driven by hand: count, collect at ``timestamp``, flush, advance STEP."""
+    counter.inc()  # type: ignore[attr-defined]
+    reporter.collect(timestamp)  # type: ignore[attr-defined]
+    reporter.flush()  # type: ignore[attr-defined]
+    clock.advance(STEP)  # type: ignore[attr-defined]
+
+
 @pytest.fixture(name="carbon")
 def carbon_fixture(tmp_path: Path) -> Iterator[Carbon]:
     if not CARBON_CACHE.exists():

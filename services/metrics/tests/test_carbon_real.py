@@ -10,7 +10,7 @@ import struct
 import time
 
 import pytest
-from carbon_fixture import STEP, Carbon, carbon_fixture  # noqa: F401 - the `carbon` fixture
+from carbon_fixture import STEP, Carbon, carbon_fixture, report_interval  # noqa: F401 - the `carbon` fixture
 
 from graphmetrics.clock import ManualClock
 from graphmetrics.registry import MetricsRegistry
@@ -97,10 +97,7 @@ def test_an_outage_longer_than_three_intervals_loses_no_interval(carbon: Carbon)
     path = "svc.i1.hello_called.count"
 
     def interval(i: int) -> None:
-        counter.inc()
-        reporter.collect(start + STEP * i)
-        reporter.flush()
-        clock.advance(STEP)
+        report_interval(reporter, counter, clock, start + STEP * i)
 
     for i in range(4):
         interval(i)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from carbon_fixture import CARBON_CACHE, STEP, Aggregator, Carbon, carbon_fixture  # noqa: F401
+from carbon_fixture import CARBON_CACHE, STEP, Aggregator, Carbon, carbon_fixture, report_interval  # noqa: F401
 from fault_peers import BlackHole, IdleClosingProxy, NeverAccepts, ResetAfterRead, SlowReader
 
 from graphmetrics.clock import ManualClock
@@ -194,10 +194,7 @@ def test_an_outage_longer_than_the_buffer_keeps_the_newest_and_sends_within_an_i
     path = "svc.i1.hits.count"
 
     def interval(i: int) -> None:
-        hits.inc()
-        reporter.collect(start + STEP * i)
-        reporter.flush()
-        clock.advance(STEP)
+        report_interval(reporter, hits, clock, start + STEP * i)
 
     try:
         carbon.stop()
