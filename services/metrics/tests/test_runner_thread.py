@@ -217,3 +217,37 @@ def test_stop_during_an_outage_counts_and_logs_every_report_it_loses(caplog: pyt
     assert f"timestamps {T0}..{T0 + 20}" in caplog.text  # and the final one (T0 + 10 again: a test clock)
     assert registry.counter("graphmetrics.carbon.dropped_reports").get_count() == 4
     assert registry.counter("graphmetrics.carbon.points_dropped").get_count() > 4
+
+
+def test_the_sender_looks_at_the_acknowledgements_by_itself() -> None:
+    """A report written but not yet acknowledged leaves the buffer once the peer acknowledges it,
+    without another report to wake the sender (it polls every ACK_POLL seconds)."""
+    import time
+
+    from graphmetrics.registry import MetricsRegistry
+    from graphmetrics.reporters.batching import BatchReporter
+    from graphmetrics.reporters.transport import MemoryTransport
+    from graphmetrics.reporters.wire import plaintext_messages
+
+    clock = ManualClock(T0)
+    registry = MetricsRegistry(clock=clock)
+    registry.counter("hits").inc()
+    transport = MemoryTransport(stream=True)
+    transport.unacked = 5
+    reporter = BatchReporter(registry, transport, plaintext_messages, name="carbon", clock=clock)
+    runner = ThreadRunner([reporter], interval=10, clock=clock)
+    runner.start()
+    try:
+        clock.advance(10)
+        runner.wake()
+        deadline = time.monotonic() + WAIT
+        while not transport.sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert transport.sent and reporter.unacknowledged == 1
+        transport.unacked = 0  # the peer's TCP acknowledges; nothing else happens
+        while reporter.unacknowledged and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert reporter.unacknowledged == 0
+        assert registry.counter("graphmetrics.carbon.points_acknowledged").get_count() > 0
+    finally:
+        runner.stop(deadline=1.0)
