@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from graphmetrics.names import check_name, sanitize_name
 from graphmetrics.reporters.carbon import PROTOCOLS
-from graphmetrics.reporters.hostedgraphite import ENV_KEY, ENV_KEY_FILE, PORTS, resolve_api_key
+from graphmetrics.reporters.hostedgraphite import ENV_KEY, ENV_KEY_FILE, PORTS, looks_like_key, resolve_api_key
 from graphmetrics.reporters.transport import check_host, check_port
 from graphmetrics.runners.schedule import check_interval
 
@@ -80,7 +80,12 @@ class _Reader:
         return self._environ.get(name)
 
     def bad(self, name: str, why: str) -> ConfigError:
-        return ConfigError(f"{name}={self._environ.get(name, '')!r} is invalid: {why}")
+        value = self._environ.get(name, "")
+        if looks_like_key(value):  # maybe the API key in the wrong variable: name it, never show it
+            secret = value.strip()
+            return ConfigError(f"{name}=(a value that looks like an API key, not shown) is invalid: "
+                               f"{why.replace(secret, '(that value)')}")
+        return ConfigError(f"{name}={value!r} is invalid: {why}")
 
     def checked(self, name: str, default: T, check: Callable[[str], T]) -> T:
         """``check(value)`` of the stripped value, ``default`` when the variable is unset or empty."""

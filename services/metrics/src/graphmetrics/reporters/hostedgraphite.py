@@ -26,13 +26,20 @@ from graphmetrics.reporters.wire import MAX_DATAGRAM_BYTES, STREAM_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HostedGraphiteReporter", "resolve_api_key", "mask_key", "HOST", "PORTS", "ENV_KEY", "ENV_KEY_FILE"]
+__all__ = ["HostedGraphiteReporter", "resolve_api_key", "mask_key", "looks_like_key", "HOST", "PORTS", "ENV_KEY", "ENV_KEY_FILE"]
 
 HOST = "carbon.hostedgraphite.com"
 PORTS = {"tcp": 2003, "tls": 20030, "udp": 2003}
 ENV_KEY = "HOSTEDGRAPHITE_API_KEY"
 ENV_KEY_FILE = "HOSTEDGRAPHITE_API_KEY_FILE"
 _VALID_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def looks_like_key(value: str) -> bool:
+    """True for a value that could be an API key (16 or more characters of a key's alphabet, letters
+    and digits both): an error about a setting must not echo it, it may be the key in the wrong place."""
+    return (len(value.strip()) >= 16 and _VALID_KEY.fullmatch(value.strip()) is not None
+            and any(c.isdigit() for c in value) and any(c.isalpha() for c in value))
 
 
 def mask_key(key: str) -> str:
