@@ -72,13 +72,18 @@ class HelloWorldService:
         self.config = config
         self.registry = registry if registry is not None else MetricsRegistry()
         self._reactor = reactor
-        self.site = HelloWorldSite(HelloWorldResource(self.registry), self.registry, reactor=reactor)
+        self.site = HelloWorldSite(HelloWorldResource(self.registry, off_thread=self._in_thread_pool), self.registry, reactor=reactor)
         register_process_gauges(self.registry)
         self._lag_probe = ReactorLagProbe(reactor, self.registry.histogram(LAG_METRIC))
         self._reporters = build_reporters(config, self.registry) if reporters is None else reporters
         self._runner: Any = None
         self.port: Any = None
         """The ``IListeningPort`` while listening."""
+
+    def _in_thread_pool(self, work: Any) -> Deferred[bytes]:
+        from twisted.internet.threads import deferToThreadPool
+
+        return deferToThreadPool(self._reactor, self._reactor.getThreadPool(), work)
 
     def start(self) -> Any:
         """Listen on ``0.0.0.0:LISTEN_PORT`` and start probing and reporting; raise if the port is taken.

@@ -8,16 +8,21 @@ Malformed requests additionally count in ``bad_requests``: bad input (400), a me
 any path (405), and what the HTTP edge (``edge``) refuses before this resource sees it (400, 413, 414, 431, 505),
 reported through :meth:`HelloWorldResource.refused`. Unknown paths (404) count in ``not_found``. None of
 them touches ``world_size``. User input never produces a traceback: only a bug (a 500) is logged as one.
+``/metrics`` is built on the reactor's thread pool in the service (a big registry takes a second or more
+to serialise) and answers 503 past ``MAX_METRICS_BYTES``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
-from twisted.web.server import Request
+from twisted.web.server import NOT_DONE_YET, Request
 
 from graphmetrics.registry import MetricsRegistry
 from graphmetrics.reporters.jsonsnapshot import snapshot_json
@@ -35,6 +40,11 @@ _TEXT = b"text/plain; charset=utf-8"
 _JSON = b"application/json"
 _READ_METHODS = (b"GET", b"HEAD")
 _SHOWN_PATH_BYTES = 80
+MAX_METRICS_BYTES = 64 * 1024 * 1024
+"""``/metrics`` answers 503 past this size: read a registry that big from Graphite."""
+
+OffThread = Callable[[Callable[[], bytes]], "Deferred[bytes]"]
+"""Runs a function on another thread, firing with its result on the reactor thread."""
 
 
 def _error(status: int, detail: str) -> tuple[int, bytes, bytes]:
@@ -50,9 +60,12 @@ class HelloWorldResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, registry: MetricsRegistry) -> None:
+    def __init__(self, registry: MetricsRegistry, off_thread: OffThread | None = None) -> None:
+        """``off_thread`` (the service passes the reactor's thread pool) builds ``/metrics`` away from the
+        reactor thread: 200,000 metrics take over a second to serialise. None: built in place."""
         super().__init__()
         self._registry = registry
+        self._off_thread = off_thread
         self._hello_called = registry.counter("hello_called")
         self._requests = registry.timer("requests")
         self._world_size = registry.histogram(WORLD_SIZE)
@@ -60,8 +73,10 @@ class HelloWorldResource(Resource):
         self._not_found = registry.counter("not_found")
         self._responses: dict[int, Any] = {}
 
-    def render(self, request: Request) -> bytes:  # type: ignore[override]
+    def render(self, request: Request) -> bytes | int:  # type: ignore[override]
         path = request.path or b""
+        if path == b"/metrics" and request.method in _READ_METHODS and self._off_thread is not None:
+            return self._metrics_later(request, self._off_thread)
         if path in EXCLUDED_PATHS and request.method in _READ_METHODS:
             status, content_type, body = self._unaccounted(path)
         else:
@@ -69,6 +84,9 @@ class HelloWorldResource(Resource):
             status, content_type, body = self._answer(request, path)
             timing.stop()
             self._account(status)
+        return self._respond(request, status, content_type, body)
+
+    def _respond(self, request: Request, status: int, content_type: bytes, body: bytes) -> bytes:
         if status != 200:  # Twisted's default
             request.setResponseCode(status)
         request.setHeader(b"content-type", content_type)
@@ -77,6 +95,27 @@ class HelloWorldResource(Resource):
             request.setHeader(b"content-length", b"%d" % len(body))
             return b""
         return body
+
+    def _metrics_later(self, request: Request, off_thread: OffThread) -> int:
+        gone: list[object] = []
+        request.notifyFinish().addErrback(gone.append)  # the client left: nothing to write
+
+        def answer(result: bytes | Failure) -> None:
+            if gone:
+                return
+            if isinstance(result, Failure):
+                log.error("bug: building /metrics failed: %s", result.getTraceback())
+                reply = _error(500, "internal error")
+            elif len(result) > MAX_METRICS_BYTES:
+                reply = _error(503, f"the metrics are {len(result)} bytes, over the {MAX_METRICS_BYTES}-byte "
+                                    "cap of /metrics: read them from Graphite")
+            else:
+                reply = (200, _JSON, result)
+            request.write(self._respond(request, *reply))
+            request.finish()
+
+        off_thread(lambda: snapshot_json(self._registry)).addBoth(answer)
+        return NOT_DONE_YET
 
     def _unaccounted(self, path: bytes) -> tuple[int, bytes, bytes]:
         if path == b"/healthz":
