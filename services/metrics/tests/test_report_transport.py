@@ -9,7 +9,7 @@ import time
 import pytest
 from carbon_fixture import Sink, sink_fixture  # noqa: F401 - the `sink` fixture
 
-from graphmetrics.reporters.transport import TcpTransport, UdpTransport, check_host, check_port
+from graphmetrics.reporters.transport import TcpTransport, UdpTransport
 
 
 def closed_port() -> int:
@@ -114,12 +114,10 @@ def test_a_forked_child_does_not_share_the_parents_connection(sink: Sink) -> Non
     assert len(sink.connections) == 1
 
 
-@pytest.mark.parametrize("host", [
-    "a..b", "", ".", "-carbon", "carbon-", "a" * 64 + ".example.org", ("a" * 60 + ".") * 5, "carbon host",
-    "münchen.de", "256.1.1.1", "carbon:2003", "[carbon]", "a/b",
-])
+@pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".example.org", "münchen.de", "[carbon]"])
 def test_a_host_that_is_no_dns_name_nor_ip_is_refused_at_construction(host: str) -> None:
-    """Found: CARBON_HOST=a..b passed, then every send raised UnicodeError (not an OSError): a log flood."""
+    """Found: CARBON_HOST=a..b passed, then every send raised UnicodeError (not an OSError): a log flood.
+    The rule itself is tested in test_report_transport_checks.py; here, that every transport applies it."""
     from graphmetrics.reporters.carbon import CarbonReporter
     from graphmetrics.registry import MetricsRegistry
 
@@ -129,21 +127,6 @@ def test_a_host_that_is_no_dns_name_nor_ip_is_refused_at_construction(host: str)
         UdpTransport(host, 2003)
     with pytest.raises(ValueError, match="must be an IP address or a DNS name"):
         CarbonReporter(MetricsRegistry(), host, 2004)
-
-
-@pytest.mark.parametrize(("host", "kept"), [
-    ("carbon", "carbon"), ("carbon.example.org.", "carbon.example.org."), ("graphite_web", "graphite_web"),
-    ("a" * 63 + ".b", "a" * 63 + ".b"), ("127.0.0.1", "127.0.0.1"), ("::1", "::1"), ("[::1]", "::1"),
-    ("xn--mnchen-3ya.de", "xn--mnchen-3ya.de"), ("2001:DB8::1", "2001:db8::1"),
-])
-def test_dns_names_and_ip_addresses_pass(host: str, kept: str) -> None:
-    assert check_host(host) == kept
-
-
-@pytest.mark.parametrize("port", [0, 65536, "2003", 20.5, True, None])
-def test_a_port_outside_1_65535_or_not_an_int_is_refused(port: object) -> None:
-    with pytest.raises(ValueError, match="1-65535"):
-        check_port(port)
 
 
 def test_an_exception_from_resolving_a_host_is_a_connection_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -130,11 +130,11 @@ class TcpTransport:
         self.send_timeout = send_timeout
         self.ssl_context = ssl_context
         self.send_buffer_bytes = send_buffer_bytes
+        """``SO_SNDBUF`` (None: the kernel's autotuning): bounds what a lost connection can hold unacknowledged."""
         self.unacked_timeout = max(unacked_timeout, send_timeout)
         """Linux ``TCP_USER_TIMEOUT``: a peer that acknowledges nothing for this long is dead. Longer
         than ``send_timeout``, or a slow peer's shut window (probes answered, data taken in bursts)
         would end connections that make progress."""
-        """``SO_SNDBUF`` (None: the kernel's autotuning): bounds what a lost connection can hold unacknowledged."""
         self._sock: socket.socket | None = None
         self._broken = False
         self._written = 0  # bytes written to this connection
