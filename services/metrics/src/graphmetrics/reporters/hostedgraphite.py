@@ -9,12 +9,11 @@ choice, warned about at start.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import ssl
 from collections.abc import Mapping, Sequence
-
-import logging
 
 from graphmetrics.clock import Clock
 from graphmetrics.reporters.backoff import Backoff
@@ -26,7 +25,10 @@ from graphmetrics.reporters.wire import MAX_DATAGRAM_BYTES, STREAM_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HostedGraphiteReporter", "resolve_api_key", "mask_key", "looks_like_key", "HOST", "PORTS", "ENV_KEY", "ENV_KEY_FILE"]
+__all__ = [
+    "HostedGraphiteReporter", "resolve_api_key", "mask_key", "looks_like_key", "HOST", "PORTS", "ENV_KEY",
+    "ENV_KEY_FILE",
+]
 
 HOST = "carbon.hostedgraphite.com"
 PORTS = {"tcp": 2003, "tls": 20030, "udp": 2003}

@@ -74,9 +74,11 @@ def check_port(port: object) -> int:
         raise ValueError(f"a port must be an int within 1-65535, not {port!r}")
     return port
 
+
 TLS_RECORD_BYTES = 16384 + 256
 """Most plaintext (and then some) one TLS record can hold: the peer decrypts no part of a record it
 lacks a byte of, so on TLS that much more than the unacknowledged ciphertext is counted as unacknowledged."""
+
 
 def _resolving(host: str) -> str:
     """The error message for an exception other than ``OSError`` out of name resolution (the IDNA
