@@ -222,3 +222,55 @@ def test_a_key_pasted_as_a_host_is_not_echoed() -> None:
     with pytest.raises(ValueError) as error:
         HostedGraphiteReporter(MetricsRegistry(), KEY, host=long_key)
     assert long_key[:8] not in str(error.value) and long_key[-8:] not in str(error.value)
+
+
+def test_tls_peer_closing_idle_connections_gets_every_report_once(tls_files: tuple[Path, Path]) -> None:
+    """Over TLS too, a peer that closes after reading (an idle timeout) costs a reconnect, no re-send:
+    its close_notify is no failure, and nothing it acknowledged goes again."""
+    import select
+
+    cert, key = tls_files
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+    closed: list[int] = []
+
+    def serve() -> None:
+        for _ in range(3):
+            raw, _ = listener.accept()
+            connection = server_context.wrap_socket(raw, server_side=True)
+            while select.select([connection], [], [], 0.3)[0] or connection.pending():
+                data = connection.recv(65536)
+                if not data:
+                    break
+                received.append(data)
+            connection.setblocking(False)
+            try:
+                connection.unwrap()  # sends close_notify; does not wait for the reporter's
+            except (ssl.SSLWantReadError, OSError):
+                pass
+            connection.close()  # then FIN: an idle timeout
+            closed.append(1)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    registry = MetricsRegistry()
+    registry.counter("c").inc()
+    reporter = HostedGraphiteReporter(registry, KEY, "tls", host="localhost", port=listener.getsockname()[1],
+                                      ssl_context=ssl.create_default_context(cafile=str(cert)))
+    try:
+        for index, timestamp in enumerate((T0, T0 + 10, T0 + 20)):
+            reporter.collect(timestamp)
+            assert reporter.flush(timeout=5) is True
+            deadline = time.monotonic() + 5
+            while len(closed) <= index and time.monotonic() < deadline:
+                time.sleep(0.02)
+        lines = b"".join(received).decode().splitlines()
+        assert [lines.count(f"{KEY}.c.count 1 {ts}") for ts in (T0, T0 + 10, T0 + 20)] == [1, 1, 1]
+        assert registry.counter("graphmetrics.hostedgraphite.points_resent").get_count() == 0
+        assert registry.counter("graphmetrics.hostedgraphite.send_failures").get_count() == 0
+    finally:
+        reporter.close()
+        listener.close()
+        server.join(5)
