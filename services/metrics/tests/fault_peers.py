@@ -109,14 +109,21 @@ class ResetAfterRead(Peer):
     once the sender is stuck on the full window, keeps what its kernel acknowledged (peeked, so the
     window stays shut) and resets. Every later connection reads everything."""
 
-    def __init__(self, rcvbuf: int = 4096, settle: float = 0.5) -> None:
+    def __init__(self, rcvbuf: int = 4096, settle: float = 0.2) -> None:
         super().__init__(rcvbuf)
         self.settle = settle
 
     def handle(self, connection: socket.socket, index: int) -> None:
         try:
             if index == 0:
-                time.sleep(self.settle)
+                queued, deadline = -1, time.monotonic() + 10
+                while time.monotonic() < deadline:  # until the window is full: the queue stops growing
+                    time.sleep(self.settle)
+                    now = len(connection.recv(1 << 20, socket.MSG_PEEK | socket.MSG_DONTWAIT) or b"") \
+                        if select.select([connection], [], [], 0)[0] else 0
+                    if now and now == queued:
+                        break
+                    queued = now
                 self.keep(0, connection.recv(1 << 20, socket.MSG_PEEK))
                 reset(connection)
                 return

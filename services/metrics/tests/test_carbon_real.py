@@ -107,20 +107,21 @@ def test_an_outage_longer_than_three_intervals_loses_no_interval(carbon: Carbon)
     carbon.stop()
     for i in range(4, 9):  # five intervals with carbon down
         interval(i)
-    assert reporter.pending == 5
+    assert reporter.pending == 6  # the five of the outage, and the one acknowledged last before it (see below)
     carbon.start()
     assert reporter.flush(timeout=5) is True  # written and acknowledged at once: no back-off left
     expected = {start + STEP * i: float(i + 1) for i in range(9)}
     assert carbon.wait_for({path: expected})[path] == expected
-    # the reporter reported on itself: at the last outage interval, 4 failed sends, 4 reports queued
-    # (4..7), the oldest of them 40 s old
+    # the reporter reported on itself: at the last outage interval, 4 failed sends, 5 reports queued
+    # (3..7: carbon closed the connection, then refused the next one, so the report it acknowledged
+    # last goes again, in case it had not written it), the oldest of them 50 s old
     own = "svc.i1.graphmetrics.carbon."
     at = start + STEP * 8
-    found = carbon.wait_for({own + "send_failures.count": {at: 4.0}, own + "buffered_reports.value": {at: 4.0},
-                             own + "oldest_unacknowledged_age.value": {at: 40.0}})
+    found = carbon.wait_for({own + "send_failures.count": {at: 4.0}, own + "buffered_reports.value": {at: 5.0},
+                             own + "oldest_unacknowledged_age.value": {at: 50.0}})
     assert found[own + "send_failures.count"][at] == 4.0
-    assert found[own + "buffered_reports.value"][at] == 4.0
-    assert found[own + "oldest_unacknowledged_age.value"][at] == 40.0
+    assert found[own + "buffered_reports.value"][at] == 5.0
+    assert found[own + "oldest_unacknowledged_age.value"][at] == 50.0
     reporter.close()
 
 
@@ -150,3 +151,30 @@ def test_thread_runner_reports_each_tick_and_a_final_report(carbon: Carbon) -> N
     assert runner.stop(deadline=10) is True
     expected = {start + STEP * i: float(i) for i in range(1, 5)}
     assert carbon.wait_for({"svc.i2.ticks.count": expected})["svc.i2.ticks.count"] == expected
+
+
+def test_a_report_carbon_acknowledged_just_before_it_stopped_is_sent_again(carbon: Carbon) -> None:
+    """carbon-cache drops the points it acknowledged but had not written when it is stopped. A close
+    followed by a refused connection is such a stop (an idle-closing hop accepts the next connection):
+    the report acknowledged last before it goes again once carbon is back."""
+    start = recent_boundary(40)
+    clock = ManualClock(start)
+    registry = MetricsRegistry(clock=clock)
+    counter = registry.counter("hello_called")
+    reporter = CarbonReporter(registry, "127.0.0.1", carbon.pickle_port, "pickle", "svc.i3", clock=clock,
+                              connect_timeout=1.0, backoff=Backoff(initial=1.0, maximum=5.0, random=lambda: 0.5))
+    counter.inc()
+    reporter.collect(start)
+    assert reporter.flush(timeout=5) is True  # acknowledged...
+    carbon.stop()  # ...and carbon stopped at once: its writer had most likely not written it yet
+    clock.advance(STEP)
+    report_interval(reporter, counter, clock, start + STEP)  # the close is seen; the reconnect is refused
+    assert reporter.unacknowledged == 2
+    carbon.start()
+    report_interval(reporter, counter, clock, start + 2 * STEP)
+    assert reporter.flush(timeout=5) is True
+    path = "svc.i3.hello_called.count"
+    expected = {start + STEP * i: float(i + 1) for i in range(3)}
+    assert carbon.wait_for({path: expected})[path] == expected
+    assert registry.counter("graphmetrics.carbon.points_resent").get_count() > 0
+    reporter.close()

@@ -109,6 +109,8 @@ class BatchReporter:
         self._layout = Layout(self.prefix)
         self._ledger = Ledger(framing)
         self._framing = framing
+        self._last_acked: Outgoing | None = None  # the report acknowledged last on this connection
+        self._suspect: Outgoing | None = None  # ... when the peer then closed it: see _settle
         self._send_lock = threading.Lock()
         self._retry_at = -math.inf
         self._failing = False
@@ -285,6 +287,7 @@ class BatchReporter:
         if self._send_lock.acquire(blocking=False):
             try:
                 self._connection_lost(None)
+                self._last_acked = None
             finally:
                 self._send_lock.release()
         else:
@@ -331,6 +334,7 @@ class BatchReporter:
                     raise TimeoutError("stop deadline reached")
                 start = entry.written
                 count = self._transport.send(data, left)
+                self._suspect = None  # a new connection took data: the peer did not go away
                 data = data[count:]
                 entry.written += count
                 self._ledger.wrote(entry, start, count)
@@ -345,13 +349,19 @@ class BatchReporter:
     def _settle(self) -> bool:
         """Take in what the peer acknowledged. A peer that closed the connection after acknowledging
         everything (an idle timeout) costs nothing; one that closed on bytes it had not acknowledged
-        is a failure (its reports resume, after a back-off). False after a failure."""
+        is a failure (its reports resume, after a back-off). False after a failure.
+
+        A close after everything was acknowledged may also be carbon stopping, which drops what it
+        acknowledged and had not written yet. So the report acknowledged last stays a suspect until
+        the next connection: refused, it goes again (carbon was stopped); accepted, it was delivered
+        (an idle-closing hop accepts at once)."""
         if self._transport.peer_closed():
             unacked = self._transport.unacked_bytes() if self._ledger else 0
             if unacked is None or unacked > 0:
                 self._failed(ConnectionResetError(f"the peer closed the connection lacking {unacked} byte(s)"))
                 return False
             self._connection_lost(None)
+            self._suspect, self._last_acked = self._last_acked, None
         elif self._ledger:
             self._acknowledged(self._ledger.acknowledge(self._transport.unacked_bytes()))
         return True
@@ -362,6 +372,7 @@ class BatchReporter:
             self._points_acknowledged.inc(entry.batch.points)
         if complete:
             self.last_acknowledged = self._clock.time()
+            self._last_acked = complete[-1]
 
     def _connection_lost(self, why: str | None) -> None:
         """Close the connection; every report not yet delivered resumes where the peer stopped."""
@@ -377,6 +388,14 @@ class BatchReporter:
     def _failed(self, exc: OSError) -> None:
         self._send_failures.inc()
         self._connection_lost(f"{type(exc).__name__}: {exc}")
+        self._last_acked = None
+        suspect, self._suspect = self._suspect, None
+        if suspect is not None:  # closed, then refused: carbon stopped, maybe before writing it
+            suspect.acked = suspect.written = 0
+            self._buffer.requeue(suspect)
+            log.info("%s: the peer closed the connection and then refused a new one: the report at %d it "
+                     "acknowledged last goes again (a stopped carbon-cache drops what it had not written)",
+                     self.name, suspect.batch.timestamp)
         delay = self._backoff.next_delay(self._interval)  # back within one interval of carbon's return
         self._retry_at = self._clock.time() + delay
         level = logging.DEBUG if self._failing else logging.WARNING
@@ -390,3 +409,4 @@ class BatchReporter:
         self._buffer.reset_lock_after_fork()
         self._buffer.drain()
         self._ledger = Ledger(self._framing)
+        self._last_acked = self._suspect = None

@@ -110,6 +110,13 @@ class BatchBuffer:
             for entry in self._queue:
                 entry.on_wire = False
 
+    def requeue(self, entry: Outgoing) -> None:
+        """Put an acknowledged report back in front, to be sent again from its first byte."""
+        with self._lock:
+            entry.on_wire = False
+            self._queue.appendleft(entry)
+            self.nbytes += entry.batch.nbytes
+
     def done(self, entry: Outgoing) -> None:
         """``entry`` was acknowledged in full: forget it."""
         with self._lock:
