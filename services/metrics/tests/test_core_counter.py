@@ -22,7 +22,7 @@ def test_inc_dec_get_clear() -> None:
     counter.clear()
     assert counter.get_count() == 0
     counter.inc()
-    assert counter._fields() == {"count": 1}
+    assert counter.fields() == {"count": 1}
 
 
 def test_counts_are_ints_and_bad_amounts_change_nothing() -> None:

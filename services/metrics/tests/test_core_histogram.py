@@ -17,7 +17,7 @@ def test_add_and_update_are_the_same_and_fields_follow() -> None:
     assert histogram.get_count() == 2 and histogram.get_sum() == 4
     assert (histogram.get_min(), histogram.get_max(), histogram.get_mean()) == (1, 3, 2)
     assert histogram.get_var() == pytest.approx(2.0)
-    assert histogram._fields()["999_percentile"] == 3
+    assert histogram.fields()["999_percentile"] == 3
     histogram.clear()
     assert histogram.get_count() == 0
 
@@ -47,5 +47,5 @@ def test_decaying_reservoir_in_a_histogram_rescales_on_the_histograms_clock() ->
     histogram = Histogram(reservoir, clock=clock)
     histogram.add(5.0)
     clock.advance(3600.0)
-    assert histogram._fields()["max"] == 5.0
+    assert histogram.fields()["max"] == 5.0
     assert reservoir._start == 3600.0  # the read found the hourly rescale due on the manual clock

@@ -91,7 +91,7 @@ def test_rates_follow_the_measurements() -> None:
     clock.advance(5.0)
     assert timer.get_one_minute_rate() == pytest.approx(2.0)
     assert timer.get_mean_rate() == pytest.approx(2.0)
-    fields = timer._fields()
+    fields = timer.fields()
     assert fields["count"] == 10 and fields["1m_rate"] == pytest.approx(2.0)
     assert fields["max"] == pytest.approx(1.0)
 

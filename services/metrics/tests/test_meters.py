@@ -89,15 +89,15 @@ def test_no_tick_before_five_seconds() -> None:
 def test_fields_and_clear() -> None:
     clock = ManualClock(1000.0)
     meter = Meter(clock)
-    assert meter._fields() == {"count": 0, "mean_rate": 0.0, "1m_rate": 0.0, "5m_rate": 0.0, "15m_rate": 0.0}
+    assert meter.fields() == {"count": 0, "mean_rate": 0.0, "1m_rate": 0.0, "5m_rate": 0.0, "15m_rate": 0.0}
     meter.mark(4)
     clock.advance(2.0)
-    fields = meter._fields()
+    fields = meter.fields()
     assert fields["count"] == 4 and type(fields["count"]) is int
     assert fields["mean_rate"] == 2.0
     meter.clear()
     clock.advance(10.0)
-    assert meter._fields()["count"] == 0 and meter.get_one_minute_rate() == 0.0
+    assert meter.fields()["count"] == 0 and meter.get_one_minute_rate() == 0.0
 
 
 def test_bad_mark_amount_changes_nothing() -> None:

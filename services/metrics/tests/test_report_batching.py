@@ -288,7 +288,7 @@ def test_give_up_counts_and_logs_what_was_never_acknowledged(caplog: pytest.LogC
 class OddGauge(Gauge):
     """A metric whose fields carry a value no wire format can send, beside one that is fine."""
 
-    def _fields(self) -> dict:
+    def fields(self) -> dict:
         return {"value": "twelve", "count": 2}
 
 

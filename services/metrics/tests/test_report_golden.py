@@ -47,7 +47,7 @@ class Doubled(Counter):
 
     __slots__ = ()
 
-    def _fields(self) -> dict[str, int | float]:
+    def fields(self) -> dict[str, int | float]:
         return {"count": 2 * self.get_count()}
 
 

@@ -20,7 +20,7 @@ class Doubled(Counter):
 
     __slots__ = ()
 
-    def _fields(self) -> dict[str, int | float]:
+    def fields(self) -> dict[str, int | float]:
         return {"count": 2 * self.get_count()}
 
 
@@ -58,7 +58,7 @@ def test_every_report_has_exactly_the_general_points_in_snapshot_order(buckets: 
     layout = Layout(PREFIX)
     assert report(layout, registry, buckets) == expected(registry, buckets)  # learning
     registry.counter("hits.c0001").inc(100)
-    doubled = registry._find("doubled")
+    doubled = registry.get("doubled")
     assert isinstance(doubled, Doubled)
     doubled.inc(5)
     points, rejected = report(layout, registry, buckets)  # through the layout
@@ -70,7 +70,7 @@ def test_the_layout_keeps_runs_of_plain_counters_and_nothing_else() -> None:
     registry = mixed_registry()
     layout = Layout(PREFIX)
     report(layout, registry)
-    assert layout._known is not None and layout._known[0] == registry._version
+    assert layout._known is not None and layout._known[0] == registry.generation
     runs = [segment for segment in layout._known[1] if isinstance(segment, CounterRun)]
     general = [key for segment in layout._known[1] if isinstance(segment, list) for key in segment]
     assert runs[0].keys[:2] == ["hits.c0000", "hits.c0001"] and len(runs[0].keys) == 3 * COUNTER_SLICE + 5
@@ -132,12 +132,12 @@ def test_a_layout_learnt_while_the_registry_changed_is_not_kept() -> None:
 
 def test_registering_or_clearing_bumps_the_version_and_lookups_do_not() -> None:
     registry = MetricsRegistry()
-    start = registry._version
+    start = registry.generation
     registry.counter("a")
     registry.counter("a").inc()
     registry.timer("t")
     registry.timer("t")
-    assert registry._version == start + 2
+    assert registry.generation == start + 2
     registry.add("b", Counter())
     registry.clear()
-    assert registry._version == start + 4
+    assert registry.generation == start + 4

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 
 from graphmetrics._native import speedups
 
-__all__ = ["Counter"]
+__all__ = ["Counter", "COUNT_FIELD"]
+
+COUNT_FIELD = "count"
+"""A counter's one field: its series is ``<prefix>.<name>.count``."""
 
 
 class AtomicCount:
@@ -78,5 +81,6 @@ class Counter(_Count):
 
     __slots__ = ()
 
-    def _fields(self) -> dict[str, int | float]:
-        return {"count": self.get_count()}
+    def fields(self) -> dict[str, int | float]:
+        """What a report holds of it: ``{"count": total}``."""
+        return {COUNT_FIELD: self.get_count()}

@@ -20,8 +20,8 @@ class Gauge:
     def get_value(self) -> float:
         raise NotImplementedError
 
-    def _fields(self) -> dict[str, int | float]:
-        """``{"value": v}``, ``{}`` for a NaN or infinite value (nothing to report); raises for a non-number."""
+    def fields(self) -> dict[str, int | float]:
+        """What a report holds of it: ``{"value": v}``, ``{}`` for a NaN or infinite value (nothing to report); raises for a non-number."""
         value = self.get_value()
         if isinstance(value, int):
             return {"value": int(value)}  # a bool becomes 0 or 1

@@ -23,6 +23,11 @@ def attach_reservoir(reservoir: Reservoir | None, clock: Clock | None) -> Reserv
     return reservoir
 
 
+def reservoir_buckets(reservoir: Reservoir) -> list[tuple[float, int]] | None:
+    """What a histogram or timer exports as buckets: only a sketch's buckets merge exactly."""
+    return reservoir.buckets() if isinstance(reservoir, LogBucketSketch) else None
+
+
 class DistributionAccessors:
     """pyformance's getters for anything with a ``snapshot()`` (histograms and timers)."""
 
@@ -83,5 +88,10 @@ class Histogram(DistributionAccessors):
     def clear(self) -> None:
         self._reservoir.clear()
 
-    def _fields(self) -> dict[str, int | float]:
+    def fields(self) -> dict[str, int | float]:
+        """What a report holds of it: the snapshot's fields (count, sum, min, max, mean, percentiles...)."""
         return self._reservoir.snapshot().fields()
+
+    def buckets(self) -> list[tuple[float, int]] | None:
+        """The reservoir's mergeable buckets (:meth:`LogBucketSketch.buckets`); None for other reservoirs."""
+        return reservoir_buckets(self._reservoir)

@@ -117,4 +117,6 @@ class Meter(Metered):
         else:
             self._add(n)
 
-    _fields = Metered._rate_fields
+    def fields(self) -> dict[str, int | float]:
+        """What a report holds of it: count, mean rate and the 1/5/15-minute rates."""
+        return self._rate_fields()

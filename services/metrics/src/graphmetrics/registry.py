@@ -19,7 +19,7 @@ from graphmetrics.gauges import CallbackGauge, Gauge, SimpleGauge
 from graphmetrics.histograms import Histogram
 from graphmetrics.meters import Meter
 from graphmetrics.names import metric_key
-from graphmetrics.reservoirs import LogBucketSketch, Reservoir
+from graphmetrics.reservoirs import Reservoir
 from graphmetrics.timers import Timer
 
 __all__ = ["MetricsRegistry", "Metric", "global_registry", "set_global_registry"]
@@ -54,15 +54,19 @@ class MetricsRegistry:
         self._tagged: dict[str, Metric] = {}
         self._aliases: dict[str, Metric] = {}  # raw names that sanitise to a different key
         self._origins: dict[str, str] = {}  # key -> the raw name that created it, where sanitising changed it
-        self._version = 0
-        """Bumped whenever a metric is registered or the registry cleared: reporters keep what they
-        learnt of its layout (``reporters.layout``) while it stays the same."""
+        self._generation = 0
         self.gauge_errors = 0
         """Gauge reads that raised or returned a non-number, left out of snapshots."""
 
     @property
     def clock(self) -> Clock | None:
         return self._clock
+
+    @property
+    def generation(self) -> int:
+        """Bumped whenever a metric is registered or the registry cleared: a reader may keep what it
+        learnt of the registry's layout (:class:`graphmetrics.readout.Layout`) while it stays the same."""
+        return self._generation
 
     # -- get or create -------------------------------------------------------------------------
 
@@ -152,7 +156,7 @@ class MetricsRegistry:
             if key in store:
                 raise LookupError(f"metric {key!r} is already registered")
             store[key] = metric
-            self._version += 1
+            self._generation += 1
 
     def _get_or_create(
         self, name: str, tags: Mapping[str, str] | None, cls: type[M], factory: Callable[[], M]
@@ -163,7 +167,7 @@ class MetricsRegistry:
             metric = store.get(key)
             if metric is None:
                 metric = store[key] = factory()
-                self._version += 1
+                self._generation += 1
                 if not tags and key != name:  # once per name: later calls find it in _aliases
                     self._origins[key] = name
                     log.warning("metric name %r is reported as %r: any other name that becomes %r, that "
@@ -193,7 +197,7 @@ class MetricsRegistry:
             self._tagged = {}
             self._aliases = {}
             self._origins = {}
-            self._version += 1
+            self._generation += 1
 
     # -- read out ------------------------------------------------------------------------------
 
@@ -201,27 +205,20 @@ class MetricsRegistry:
         with self._lock:
             return [*self._untagged.items(), *self._tagged.items()]
 
-    def _keys(self) -> list[str]:
+    def keys(self) -> list[str]:
         """Every metric key, in ``snapshot()`` order: one list of existing strings, no pairs to allocate,
-        for readers that go through a big registry a slice at a time (``reporters.reading``)."""
+        for readers that go through a big registry a slice at a time (:mod:`graphmetrics.readout`)."""
         with self._lock:
             return [*self._untagged, *self._tagged]
 
-    def _lookup(self, key: str) -> Metric | None:
+    def get(self, key: str) -> Metric | None:
         """The metric registered under the metric key ``key`` now; None once ``clear()`` removed it."""
         return (self._tagged if ";" in key else self._untagged).get(key)
 
-    @staticmethod
-    def _buckets(metric: Metric) -> list[tuple[float, int]] | None:
-        """The metric's mergeable buckets, if it is a histogram or timer kept in a LogBucketSketch."""
-        if isinstance(metric, (Histogram, Timer)) and isinstance(metric.reservoir, LogBucketSketch):
-            return metric.reservoir.buckets()
-        return None
-
-    def _read(self, metric: Metric) -> dict[str, int | float] | None:
-        """The metric's fields; ``None`` (and one more gauge error) for a gauge that cannot be read."""
+    def read(self, metric: Metric) -> dict[str, int | float] | None:
+        """``metric.fields()``; ``None`` (and one more of :attr:`gauge_errors`) for a gauge that cannot be read."""
         try:
-            return metric._fields()
+            return metric.fields()
         except Exception:
             if not isinstance(metric, Gauge):
                 raise
@@ -229,11 +226,18 @@ class MetricsRegistry:
                 self.gauge_errors += 1
             return None
 
+    @staticmethod
+    def buckets(metric: Metric) -> list[tuple[float, int]] | None:
+        """The metric's mergeable buckets: a histogram's or timer's ``buckets()``, None for other types."""
+        if isinstance(metric, (Histogram, Timer)):
+            return metric.buckets()
+        return None
+
     def snapshot(self) -> dict[str, dict[str, int | float]]:
         """Every metric's current fields, keyed by metric key (plain data, safe to keep)."""
         out: dict[str, dict[str, int | float]] = {}
         for key, metric in self._metrics():
-            fields = self._read(metric)
+            fields = self.read(metric)
             if fields:
                 out[key] = fields
         return out
@@ -242,7 +246,7 @@ class MetricsRegistry:
         """Buckets of every histogram and timer kept in a :class:`LogBucketSketch`, to merge elsewhere."""
         out: dict[str, list[tuple[float, int]]] = {}
         for key, metric in self._metrics():
-            if (buckets := self._buckets(metric)) is not None:
+            if (buckets := self.buckets(metric)) is not None:
                 out[key] = buckets
         return out
 
@@ -250,7 +254,7 @@ class MetricsRegistry:
 
     def get_metrics(self, name: str, tags: Mapping[str, str] | None = None) -> dict[str, int | float]:
         metric = self._find(name, tags)
-        return (self._read(metric) or {}) if metric is not None else {}
+        return (self.read(metric) or {}) if metric is not None else {}
 
     def dump_metrics(self) -> dict[str, dict[str, int | float]]:
         return self.snapshot()

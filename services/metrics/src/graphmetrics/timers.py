@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from graphmetrics._native import speedups
 from graphmetrics.clock import Clock
-from graphmetrics.histograms import DistributionAccessors, attach_reservoir
+from graphmetrics.histograms import DistributionAccessors, attach_reservoir, reservoir_buckets
 from graphmetrics.meters import Metered
 from graphmetrics.reservoirs import LogBucketSketch, Reservoir
 from graphmetrics.reservoirs.sketch import FOLD_AT, PendingValues
@@ -163,7 +163,12 @@ class Timer(Metered, DistributionAccessors):
         super().clear()
         self._reservoir.clear()
 
-    def _fields(self) -> dict[str, int | float]:
+    def buckets(self) -> list[tuple[float, int]] | None:
+        """The durations' mergeable buckets, as :meth:`Histogram.buckets`."""
+        return reservoir_buckets(self._reservoir)
+
+    def fields(self) -> dict[str, int | float]:
+        """What a report holds of it: the durations' snapshot fields and the measurements' rates."""
         fields = self._reservoir.snapshot().fields()
         fields.update(self._rate_fields())
         return fields

@@ -56,7 +56,7 @@ class Layout:
         As in :mod:`~graphmetrics.reporters.reading`, a report covers the metrics registered when it
         starts, each read when its slice is; one removed meanwhile is left out.
         """
-        version = registry._version
+        version = registry.generation
         known = self._known
         if known is None or known[0] != version:
             yield from self._learn(registry, version, buckets)
@@ -75,7 +75,7 @@ class Layout:
         self, registry: SlicedRegistry, version: int, run: CounterRun, buckets: bool
     ) -> Iterator[Flattened]:
         for start in range(0, len(run.keys), COUNTER_SLICE):
-            if registry._version != version:  # cleared (or grown) meanwhile: look each one up again
+            if registry.generation != version:  # cleared (or grown) meanwhile: look each one up again
                 yield from self._general(registry, run.keys[start:], buckets)
                 return
             stop = start + COUNTER_SLICE
@@ -88,12 +88,12 @@ class Layout:
     def _learn(self, registry: SlicedRegistry, version: int, buckets: bool) -> Iterator[Flattened]:
         """A report the general way that notes the layout as it goes; kept if the registry did not change."""
         segments: list[Segment] = []
-        keys = registry._keys()
+        keys = registry.keys()
         for start, (part, bucket_part) in zip(range(0, len(keys), SLICE), read_slices(registry, keys, buckets)):
             yield flatten(part, self.prefix, bucket_part)
             for key in keys[start : start + SLICE]:
-                self._place(segments, key, registry._lookup(key))
-        if registry._version == version:
+                self._place(segments, key, registry.get(key))
+        if registry.generation == version:
             self._known = (version, segments)
 
     def _place(self, segments: list[Segment], key: str, metric: object) -> None:
