@@ -42,9 +42,7 @@ from docsection import replace_section  # noqa: E402
 from graphmetrics.registry import MetricsRegistry  # noqa: E402
 from graphmetrics.reporters.batching import BatchReporter  # noqa: E402
 from graphmetrics.reporters.carbon import CarbonReporter  # noqa: E402
-from graphmetrics.reporters.points import flatten  # noqa: E402
-from graphmetrics.reporters.layout import COUNTER_SLICE  # noqa: E402
-from graphmetrics.reporters.reading import SLICE  # noqa: E402
+from graphmetrics.readout import COUNTER_SLICE, SLICE, flatten  # noqa: E402
 from graphmetrics.reporters.transport import MemoryTransport  # noqa: E402
 from graphmetrics.reporters.wire import pickle_frames  # noqa: E402
 from graphmetrics.runners.twisted import SLICE_BUDGET  # noqa: E402

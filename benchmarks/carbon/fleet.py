@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from graphmetrics.registry import MetricsRegistry
 from graphmetrics.reporters.carbon import CarbonReporter
-from graphmetrics.reporters.points import flatten
+from graphmetrics.readout import flatten
 from graphmetrics.runners.schedule import Schedule
 
 TIMER_FIELDS = 16  # count, sum, avg, min, max, std_dev, 6 percentiles, mean/1m/5m/15m rates

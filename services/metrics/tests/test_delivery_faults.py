@@ -23,7 +23,8 @@ from graphmetrics.reporters.backoff import Backoff
 from graphmetrics.reporters.batching import BatchReporter
 from graphmetrics.reporters.carbon import CarbonReporter
 from graphmetrics.reporters.transport import TcpTransport
-from graphmetrics.reporters.wire import FRAMES, LINES, STREAM_MESSAGE_BYTES, pickle_frames, plaintext_messages
+from graphmetrics.readout import STREAM_MESSAGE_BYTES
+from graphmetrics.reporters.wire import FRAMES, LINES, pickle_frames, plaintext_messages
 
 pytestmark = pytest.mark.carbon
 

@@ -388,8 +388,8 @@ def test_collect_slices_steps_through_the_registry_and_queues_the_batch_at_the_e
 def test_a_stream_transport_gets_a_sliced_report_in_few_big_sends(stream: bool) -> None:
     """A report is encoded ENCODE_AT points at a time; over a stream the frames are joined into sends
     of about STREAM_MESSAGE_BYTES, in order and byte for byte; a datagram transport gets every frame alone."""
-    from graphmetrics.reporters.batching import ENCODE_AT
-    from graphmetrics.reporters.wire import STREAM_MESSAGE_BYTES, pickle_frames
+    from graphmetrics.readout import ENCODE_AT, STREAM_MESSAGE_BYTES
+    from graphmetrics.reporters.wire import pickle_frames
 
     clock = ManualClock(T0)
     registry = MetricsRegistry(clock=clock)

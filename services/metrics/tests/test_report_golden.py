@@ -30,7 +30,7 @@ from graphmetrics.reporters.carbon import CarbonReporter
 from graphmetrics.reporters.console import format_report
 from graphmetrics.reporters.hostedgraphite import HostedGraphiteReporter
 from graphmetrics.reporters.jsonsnapshot import snapshot_json
-from graphmetrics.reporters.points import flatten
+from graphmetrics.readout import flatten
 from graphmetrics.reporters.transport import MemoryTransport
 from graphmetrics.reporters.wire import plaintext_lines, plaintext_messages
 from graphmetrics.reservoirs import ExpDecayingReservoir, LogBucketSketch, SlidingTimeWindowReservoir

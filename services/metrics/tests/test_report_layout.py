@@ -7,8 +7,7 @@ import pytest
 from graphmetrics.clock import ManualClock
 from graphmetrics.counters import Counter
 from graphmetrics.registry import MetricsRegistry
-from graphmetrics.reporters.layout import COUNTER_SLICE, CounterRun, Layout
-from graphmetrics.reporters.points import Point, flatten
+from graphmetrics.readout import COUNTER_SLICE, CounterRun, Layout, Point, flatten
 from graphmetrics.reservoirs import LogBucketSketch
 
 PREFIX = "app.i1"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from graphmetrics.names import MAX_KEY_LENGTH, metric_key
-from graphmetrics.reporters.points import bucket_node, flatten, format_value
+from graphmetrics.readout import bucket_node, flatten, format_value
 
 
 def test_paths_are_prefix_name_field_in_snapshot_order() -> None:
@@ -93,7 +93,7 @@ def test_path_length_limit_is_the_names_module_one() -> None:
 
 
 def test_an_int_is_a_point_exactly_when_it_has_a_float() -> None:
-    from graphmetrics.reporters.points import POINT_INT_LIMIT
+    from graphmetrics.readout import POINT_INT_LIMIT
 
     largest = POINT_INT_LIMIT - 1
     assert float(largest) == float(-largest) * -1 > 1.7e308  # the largest ints still convert...

@@ -17,8 +17,7 @@ from twisted.internet.task import Clock
 from graphmetrics.clock import ManualClock
 from graphmetrics.registry import MetricsRegistry
 from graphmetrics.reporters.batching import BatchReporter
-from graphmetrics.reporters.points import flatten
-from graphmetrics.reporters.reading import SLICE
+from graphmetrics.readout import SLICE, flatten
 from graphmetrics.reporters.transport import MemoryTransport
 from graphmetrics.reporters.wire import pickle_frames
 from graphmetrics.runners.twisted import BUSY_BUDGET, TwistedRunner

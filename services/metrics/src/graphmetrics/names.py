@@ -1,7 +1,8 @@
 """Metric names and Graphite 1.1 tags, made safe for every wire format.
 
 One rule set is applied everywhere: a registry key is built by :func:`metric_key` and every path that
-leaves the process is built by :func:`series_path`, so no user-supplied name or tag can add a line,
+leaves the process is built from :func:`path_parts` (:func:`series_path` for one path, the read-out's
+cache for a report), so no user-supplied name or tag can add a line,
 a field or a tag to the plaintext, pickle or tagged syntax.
 
 - Names are dotted paths whose nodes use only ``[A-Za-z0-9_.-]``: anything else becomes ``_`` and
@@ -26,7 +27,10 @@ __all__ = [
     "metric_key",
     "split_key",
     "series_path",
+    "path_parts",
+    "checked_path",
     "MAX_KEY_LENGTH",
+    "MAX_NODE_LENGTH",
 ]
 
 MAX_NODE_LENGTH = 251
@@ -136,15 +140,10 @@ def split_key(key: str) -> tuple[str, dict[str, str]]:
     return name, tags
 
 
-# series_path runs once per field per metric per report, so the parsed and re-checked halves of each
-# (prefix, key) are cached. The cache is dropped when it grows past the bound, never evicted piecemeal.
-_PATH_CACHE: dict[tuple[str, str], tuple[str, str]] = {}
-_FIELD_CACHE: dict[str, str] = {}
-_CACHE_LIMIT = 1 << 18
-
-
-def _path_parts(prefix: str, key: str) -> tuple[str, str]:
-    """``("prefix.name.", ";k=v...")``: the head ends in the dot that comes before a field."""
+def path_parts(prefix: str, key: str) -> tuple[str, str]:
+    """``("prefix.name.", ";k=v...")``, re-checked from ``key`` (not trusted): the head ends in the dot
+    that comes before a field. The one derivation of outgoing paths; reports cache it
+    (:mod:`graphmetrics.readout`)."""
     name, tags = split_key(key)
     head = sanitize_name(name)
     if prefix:
@@ -152,42 +151,15 @@ def _path_parts(prefix: str, key: str) -> tuple[str, str]:
     return head + ".", _tag_suffix(tags) if tags else ""
 
 
-def series_parts(prefix: str, key: str) -> tuple[str, str]:
-    """``(head, tags)`` such that ``series_path(prefix, key, field) == checked_path(head + field_node(field)
-    + tags)``: for a report's hot loop, which assembles the paths of a metric's fields itself. Cached."""
-    parts = _PATH_CACHE.get((prefix, key))
-    if parts is None:
-        parts = _path_parts(prefix, key)
-        if len(_PATH_CACHE) >= _CACHE_LIMIT:
-            _PATH_CACHE.clear()
-        _PATH_CACHE[(prefix, key)] = parts
-    return parts
-
-
-def _node(field: str) -> str:
-    node = _FIELD_CACHE.get(field)
-    if node is None:
-        node = sanitize_name(field)
-        if len(_FIELD_CACHE) >= _CACHE_LIMIT:
-            _FIELD_CACHE.clear()
-        _FIELD_CACHE[field] = node
-    return node
-
-
 def series_path(prefix: str, key: str, field: str | None = None) -> str:
     """``prefix.name.field;k=v...``: how an outgoing series path is assembled.
 
     ``key`` is re-checked (not trusted), so even a hand-made key cannot break the wire syntax.
     """
-    head, tags = series_parts(prefix, key)
+    head, tags = path_parts(prefix, key)
     if field is None:
         return checked_path(head[:-1] + tags)
-    return checked_path(head + field_node(field) + tags)
-
-
-def field_node(field: str) -> str:
-    """A field name as a path node (sanitised, cached)."""
-    return _FIELD_CACHE.get(field) or _node(field)
+    return checked_path(head + sanitize_name(field) + tags)
 
 
 def checked_path(path: str) -> str:

@@ -3,8 +3,9 @@
 A reporter has two halves, driven by a runner (:mod:`graphmetrics.runners`): ``collect(timestamp)``
 (snapshot, flatten, encode: CPU only) and ``flush(timeout=None) -> bool`` (I/O), plus ``retry_in``
 and ``close()``; optionally ``collect_slices(timestamp)``, the collect as a generator yielding
-between slices of metrics, which the Twisted runner prefers (see :mod:`.reading`), and ``give_up()``,
-which a stop calls at its deadline so that what was never delivered is counted and logged. Import the
+between slices of metrics, which the Twisted runner prefers (see :mod:`graphmetrics.readout`), and
+``give_up()``, which a stop calls at its deadline so that what was never delivered is counted and
+logged. Import the
 concrete reporters from their modules (``reporters.carbon`` ...).
 """
 

@@ -31,23 +31,17 @@ from graphmetrics.names import sanitize_name
 from graphmetrics.reporters.backoff import Backoff
 from graphmetrics.reporters.buffer import DEFAULT_MAX_BYTES, Batch, BatchBuffer, Outgoing
 from graphmetrics.reporters.delivery import Ledger, points_between
-from graphmetrics.reporters.forksafety import reset_after_fork
-from graphmetrics.reporters.layout import Layout
-from graphmetrics.reporters.points import Point
-from graphmetrics.reporters.reading import SlicedRegistry
+from graphmetrics.forksafety import reset_after_fork
+from graphmetrics.readout import ENCODE_AT, STREAM_MESSAGE_BYTES, Layout, Point, ReadableRegistry
 from graphmetrics.reporters.transport import Transport
-from graphmetrics.reporters.wire import LINES, STREAM_MESSAGE_BYTES, Framing
+from graphmetrics.reporters.wire import LINES, Framing
 
-__all__ = ["BatchReporter", "ENCODE_AT", "Encoder", "Registry", "OUTAGE_MINUTES", "ACK_POLL"]
+__all__ = ["BatchReporter", "Encoder", "Registry", "OUTAGE_MINUTES", "ACK_POLL"]
 
 log = logging.getLogger(__name__)
 
 OUTAGE_MINUTES = 15
 """The carbon outage a reporter's buffer should outlast; a smaller ``max_buffer_bytes`` is warned about."""
-
-ENCODE_AT = 128
-"""Points are encoded in groups of at least this many (the last one of a report excepted), whatever the
-size of the slices they were read in: one encoder call and about one message (frame) per group."""
 
 ACK_POLL = 0.5
 """Seconds between looks at what the peer acknowledged while written bytes are unacknowledged."""
@@ -58,10 +52,8 @@ Encoder = Callable[[int, Sequence[Point]], list[bytes]]
 """``(timestamp, points) -> messages``: one of :mod:`graphmetrics.reporters.wire`'s formats."""
 
 
-class Registry(SlicedRegistry, Protocol):
+class Registry(ReadableRegistry, Protocol):
     """The part of :class:`graphmetrics.registry.MetricsRegistry` a reporter uses."""
-
-    def snapshot(self) -> dict[str, dict[str, int | float]]: ...
 
     def get_metrics(self, name: str, tags: Any = None) -> dict[str, int | float]: ...
 

@@ -8,8 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
-from graphmetrics.reporters.batching import Registry
-from graphmetrics.reporters.points import format_value
+from graphmetrics.readout import ReadableRegistry, format_value
 
 __all__ = ["ConsoleReporter", "format_report"]
 
@@ -31,7 +30,7 @@ def format_report(timestamp: int, snapshot: Mapping[str, Mapping[str, int | floa
 class ConsoleReporter:
     """Formats on ``collect`` (the runner's collecting thread), writes on ``flush`` (its sending one)."""
 
-    def __init__(self, registry: Registry, stream: TextIO | None = None) -> None:
+    def __init__(self, registry: ReadableRegistry, stream: TextIO | None = None) -> None:
         self.registry = registry
         self.stream = stream
         self._pending: list[str] = []

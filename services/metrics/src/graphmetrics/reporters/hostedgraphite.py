@@ -16,12 +16,12 @@ import ssl
 from collections.abc import Mapping, Sequence
 
 from graphmetrics.clock import Clock
+from graphmetrics.readout import STREAM_MESSAGE_BYTES, Point
 from graphmetrics.reporters.backoff import Backoff
 from graphmetrics.reporters.batching import BatchReporter, Registry
 from graphmetrics.reporters.buffer import DEFAULT_MAX_BYTES
-from graphmetrics.reporters.points import Point
 from graphmetrics.reporters.transport import TcpTransport, Transport, UdpTransport
-from graphmetrics.reporters.wire import MAX_DATAGRAM_BYTES, STREAM_MESSAGE_BYTES, plaintext_messages
+from graphmetrics.reporters.wire import MAX_DATAGRAM_BYTES, plaintext_messages
 
 log = logging.getLogger(__name__)
 

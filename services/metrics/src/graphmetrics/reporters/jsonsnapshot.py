@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from graphmetrics.reporters.batching import Registry
-from graphmetrics.reporters.points import POINT_INT_LIMIT
+from graphmetrics.readout import POINT_INT_LIMIT, ReadableRegistry
 
 __all__ = ["snapshot_json"]
 
@@ -17,7 +16,7 @@ def _finite(value: int | float) -> int | float | None:
     return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
-def snapshot_json(registry: Registry) -> bytes:
+def snapshot_json(registry: ReadableRegistry) -> bytes:
     """``{"metrics": {key: {field: value}}}``, keys sorted; NaN, infinities and ints that cannot be
     points as ``null`` (valid JSON, and the other values still there)."""
     snapshot = registry.snapshot()

@@ -21,7 +21,7 @@ import struct
 import sys
 from typing import Protocol
 
-from graphmetrics.reporters.forksafety import reset_after_fork
+from graphmetrics.forksafety import reset_after_fork
 
 _TIOCOUTQ: int | None = None
 if sys.platform.startswith("linux"):  # on a TCP socket: bytes not yet acknowledged by the peer

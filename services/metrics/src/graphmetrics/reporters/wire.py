@@ -15,12 +15,10 @@ import struct
 from collections.abc import Sequence
 from typing import Protocol
 
-from graphmetrics.reporters.points import Point, format_value
+from graphmetrics.readout import PICKLE_AT_ONCE, PICKLE_FRAME_BYTES, Point, format_value
 
 __all__ = [
     "MAX_DATAGRAM_BYTES",
-    "PICKLE_FRAME_BYTES",
-    "STREAM_MESSAGE_BYTES",
     "plaintext_lines",
     "plaintext_messages",
     "pickle_frames",
@@ -30,15 +28,9 @@ __all__ = [
 ]
 
 MAX_DATAGRAM_BYTES = 8192
-PICKLE_FRAME_BYTES = 256 * 1024
-"""Default pickle frame size: a quarter of carbon's 1 MiB limit, so a lowered limit still fits."""
-STREAM_MESSAGE_BYTES = 256 * 1024
-"""Plaintext over TCP is cut into messages of this size: joining a whole 50,000-metric report into
-one ``bytes`` is a single C call that holds the GIL for tens of milliseconds."""
 
 _PICKLE_PROTOCOL = 2  # list/tuple/str/int/float only: what carbon's restricted unpickler accepts
 _PICKLE_OVERHEAD = 48  # per point beyond the path's length, measured for protocol 2 (about 40)
-_PICKLE_AT_ONCE = 512  # fewer points are pickled without estimating first (usually one frame)
 _LENGTH = struct.Struct("!L")
 
 
@@ -99,7 +91,7 @@ def pickle_frames(
 ) -> list[bytes]:
     """Length-prefixed pickle frames of ``[(path, (timestamp, value)), ...]``, each <= ``max_frame_bytes``."""
     timestamp = int(timestamp)
-    if len(points) <= _PICKLE_AT_ONCE:  # a report's slice: pickled whole, _frame halves it if too big
+    if len(points) <= PICKLE_AT_ONCE:  # a report's slice: pickled whole, _frame halves it if too big
         return _frame(timestamp, points, max_frame_bytes) if points else []
     frames: list[bytes] = []
     start = 0

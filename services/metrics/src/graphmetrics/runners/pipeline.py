@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from graphmetrics.reporters import Reporter
-from graphmetrics.reporters.forksafety import reset_after_fork
+from graphmetrics.forksafety import reset_after_fork
 
 __all__ = ["Pipeline"]
 

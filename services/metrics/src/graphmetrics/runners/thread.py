@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from graphmetrics.clock import SYSTEM_CLOCK, Clock
 from graphmetrics.reporters import Reporter
-from graphmetrics.reporters.forksafety import reset_after_fork
+from graphmetrics.forksafety import reset_after_fork
 from graphmetrics.runners.pipeline import Pipeline
 from graphmetrics.runners.schedule import Schedule
 
