@@ -25,7 +25,8 @@ from graphmetrics import MetricsRegistry
 from graphmetrics._native import speedups
 from graphmetrics.counters import Counter
 from graphmetrics.reservoirs import LogBucketSketch
-from graphmetrics.reservoirs.sketch import FOLD_AT, _Buckets
+from graphmetrics.reservoirs.pending import FOLD_AT
+from graphmetrics.reservoirs.sketch import _Buckets
 from graphmetrics.timers import Timer
 
 PURE = bool(os.environ.get("GRAPHMETRICS_PURE_PYTHON"))
@@ -106,11 +107,11 @@ def test_a_due_tick_is_applied_when_a_context_stops() -> None:
     for _ in range(10):
         with timer.time():
             pass
-    timer._next_tick = time.perf_counter() - 0.001  # a tick came due
+    timer.rates.next_tick = time.perf_counter() - 0.001  # a tick came due
     with timer.time():
         pass
-    assert timer._next_tick > time.perf_counter()
-    assert timer._m1 == pytest.approx(10 / 5.0)  # the 10 earlier ones, over one 5 s tick
+    assert timer.rates.next_tick > time.perf_counter()
+    assert timer.rates.one_minute() == pytest.approx(10 / 5.0)  # the 10 earlier ones, over one 5 s tick
 
 
 def test_timers_and_sketches_are_garbage_collected() -> None:
@@ -162,7 +163,7 @@ def test_the_c_fold_counts_the_same_buckets_as_the_python_fold(name: str) -> Non
     for value in values:  # the FOLD_AT-th value folds
         sketch.update(value)
     folded = sketch._buckets
-    assert len(sketch._pending) == 0
+    assert len(sketch.pending) == 0
     assert folded.positive == expected.positive and folded.negative == expected.negative
     assert (folded.zero, folded.count, folded.min, folded.max) == (
         expected.zero, expected.count, expected.min, expected.max)
@@ -179,7 +180,7 @@ def test_a_pending_refuses_bad_values_with_the_sketchs_errors_and_keeps_none() -
             sketch.update(bad)
     sketch.update(True)
     sketch.update(2)
-    assert sketch.count == 2 and sketch._pending.tolist() == [1.0, 2.0]
+    assert sketch.count == 2 and sketch.pending.tolist() == [1.0, 2.0]
     with pytest.raises(TypeError):
         sketch.update(1.0, 2.0)  # type: ignore[call-arg]
 

@@ -18,7 +18,7 @@ from graphmetrics.reservoirs import (
     Reservoir,
     SlidingTimeWindowReservoir,
 )
-from graphmetrics.reservoirs.sketch import FOLD_AT
+from graphmetrics.reservoirs.pending import FOLD_AT
 from graphmetrics.snapshots import PERCENTILES
 
 # -- exponentially decaying ------------------------------------------------------------------------
@@ -393,5 +393,5 @@ def test_sketch_folds_values_near_the_largest_float() -> None:
     sketch = LogBucketSketch()
     for value in values:
         sketch.update(value)
-    assert sketch.count == len(values) and len(sketch._pending) == 0
+    assert sketch.count == len(values) and len(sketch.pending) == 0
     assert (sketch.snapshot().min, sketch.snapshot().max) == (2.0, 1.79e308)

@@ -1,9 +1,10 @@
 /* Optional C versions of the hottest paths: counting, recording a histogram value and timing a block.
  *
- * Everything here has a pure-Python twin (counters.py, reservoirs/sketch.py, timers.py) with the same behaviour,
+ * Everything here has a pure-Python twin (counters.py, reservoirs/pending.py, timers.py) with the same behaviour,
  * used when this module is not built or GRAPHMETRICS_PURE_PYTHON is set; the unit tests run both.
  * Only the per-value work lives here: errors are raised by the Python code it is handed, and
- * folding values into buckets, meter ticks and decorating stay in Python.
+ * folding values into buckets, meter ticks and decorating stay in Python. It calls only what it is
+ * handed and public names (Rates.next_tick, Rates.tick); docs/library.md lists the twins.
  *
  * Thread safety comes from the GIL: an append runs without calling back into Python, so it cannot
  * be interleaved with another thread's append or take().
@@ -347,15 +348,16 @@ static PyTypeObject PendingType = {
 
 /* ---- Stopwatch: a timer's time(), and the contexts it starts -------------------------------- */
 
-static PyObject *str_next_tick, *str_tick, *str_decorate;
+static PyObject *str_next_tick, *str_tick;
 
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
-    PyObject *timer;    /* the graphmetrics Timer: _next_tick, _tick(now), _decorate(fn) */
+    PyObject *rates;    /* the timer's meters.Rates: its public next_tick and tick(now) */
     Pending *pending;   /* its sketch's pending values */
     PyObject *clock;    /* time.perf_counter, the timer's clock */
     double scale;       /* seconds -> the timer's unit */
+    PyObject *decorate; /* decorate(fn): fn timed by this timer */
 } Stopwatch;
 
 typedef struct {
@@ -382,14 +384,16 @@ read_clock(PyObject *clock, double *now)
 static int
 stopwatch_init(Stopwatch *self, PyObject *args, PyObject *kwds)
 {
-    static char *keywords[] = {"timer", "pending", "clock", "scale", NULL};
-    PyObject *timer, *pending, *clock;
+    static char *keywords[] = {"rates", "pending", "clock", "scale", "decorate", NULL};
+    PyObject *rates, *pending, *clock, *decorate;
     double scale;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!Od", keywords, &timer, &PendingType, &pending, &clock,
-                                     &scale))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!OdO", keywords, &rates, &PendingType, &pending, &clock,
+                                     &scale, &decorate))
         return -1;
-    Py_INCREF(timer);
-    Py_XSETREF(self->timer, timer);
+    Py_INCREF(rates);
+    Py_XSETREF(self->rates, rates);
+    Py_INCREF(decorate);
+    Py_XSETREF(self->decorate, decorate);
     Py_INCREF(pending);
     Py_XSETREF(self->pending, (Pending *)pending);
     Py_INCREF(clock);
@@ -406,7 +410,7 @@ stopwatch_vectorcall(PyObject *watch, PyObject *const *args, size_t nargsf, PyOb
     Stopwatch *self = (Stopwatch *)watch;
     if (PyVectorcall_NARGS(nargsf) == 1 && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0)
         && PyCallable_Check(args[0]))
-        return PyObject_CallMethodOneArg(self->timer, str_decorate, args[0]);
+        return PyObject_CallOneArg(self->decorate, args[0]);
     Context *context = PyObject_New(Context, &ContextType);
     if (context == NULL)
         return NULL;
@@ -425,18 +429,20 @@ stopwatch_vectorcall(PyObject *watch, PyObject *const *args, size_t nargsf, PyOb
 static int
 stopwatch_traverse(Stopwatch *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->timer);
+    Py_VISIT(self->rates);
     Py_VISIT(self->pending);
     Py_VISIT(self->clock);
+    Py_VISIT(self->decorate);
     return 0;
 }
 
 static int
 stopwatch_clear(Stopwatch *self)
 {
-    Py_CLEAR(self->timer);
+    Py_CLEAR(self->rates);
     Py_CLEAR(self->pending);
     Py_CLEAR(self->clock);
+    Py_CLEAR(self->decorate);
     return 0;
 }
 
@@ -451,7 +457,7 @@ stopwatch_dealloc(Stopwatch *self)
 static PyTypeObject StopwatchType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "graphmetrics._speedups.Stopwatch",
-    .tp_doc = "Stopwatch(timer, pending, clock, scale): a timer's time().",
+    .tp_doc = "Stopwatch(rates, pending, clock, scale, decorate): a timer's time() (timers.Stopwatch's twin).",
     .tp_basicsize = sizeof(Stopwatch),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_vectorcall_offset = offsetof(Stopwatch, vectorcall),
@@ -484,18 +490,18 @@ context_record(Context *self)
         return -1;
     if (read_clock(watch->clock, &now) < 0)
         goto done;
-    PyObject *next = PyObject_GetAttr(watch->timer, str_next_tick);
+    PyObject *next = PyObject_GetAttr(watch->rates, str_next_tick);
     if (next == NULL)
         goto done;
     next_tick = PyFloat_AsDouble(next);
     Py_DECREF(next);
     if (next_tick == -1.0 && PyErr_Occurred())
         goto done;
-    if (now >= next_tick) {  /* the meter's lazy 5 s tick, as Metered.tick() */
+    if (now >= next_tick) {  /* the lazy 5 s tick, as TimerContext.__exit__: Rates.tick(now) when due */
         PyObject *at = PyFloat_FromDouble(now);
         if (at == NULL)
             goto done;
-        PyObject *result = PyObject_CallMethodOneArg(watch->timer, str_tick, at);
+        PyObject *result = PyObject_CallMethodOneArg(watch->rates, str_tick, at);
         Py_DECREF(at);
         if (result == NULL)
             goto done;
@@ -541,7 +547,7 @@ context_call(Context *self, PyObject *args, PyObject *kwds)
     Stopwatch *watch = context_take_watch(self);
     if (watch == NULL)
         return NULL;
-    PyObject *timed = PyObject_CallMethodOneArg(watch->timer, str_decorate, fn);
+    PyObject *timed = PyObject_CallOneArg(watch->decorate, fn);
     Py_DECREF(watch);
     return timed;
 }
@@ -728,7 +734,7 @@ static PyTypeObject CountType = {
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "graphmetrics._speedups",
-    .m_doc = "C versions of counting, recording a histogram value and timing a block (counters.py, timers.py, sketch.py).",
+    .m_doc = "C versions of counting, recording a histogram value and timing a block (counters.py, timers.py, reservoirs/pending.py).",
     .m_size = -1,
 };
 
@@ -740,10 +746,9 @@ PyInit__speedups(void)
         return NULL;
     if ((one = PyLong_FromLong(1)) == NULL)
         return NULL;
-    str_next_tick = PyUnicode_InternFromString("_next_tick");
-    str_tick = PyUnicode_InternFromString("_tick");
-    str_decorate = PyUnicode_InternFromString("_decorate");
-    if (str_next_tick == NULL || str_tick == NULL || str_decorate == NULL)
+    str_next_tick = PyUnicode_InternFromString("next_tick");
+    str_tick = PyUnicode_InternFromString("tick");
+    if (str_next_tick == NULL || str_tick == NULL)
         return NULL;
     PyObject *module = PyModule_Create(&speedups_module);
     if (module == NULL)

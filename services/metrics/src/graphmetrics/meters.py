@@ -9,11 +9,13 @@ Until then ``mark()`` costs one clock read, one comparison and one lock-free cou
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 
 from graphmetrics.clock import Clock, interval_source
 from graphmetrics.counters import AtomicCount
 
-__all__ = ["Meter", "TICK_INTERVAL"]
+__all__ = ["Meter", "Rates", "RateAccessors", "TICK_INTERVAL"]
 
 TICK_INTERVAL = 5.0
 """Seconds between EWMA updates (Dropwizard's value)."""
@@ -21,31 +23,53 @@ TICK_INTERVAL = 5.0
 _ALPHAS = tuple(1.0 - math.exp(-TICK_INTERVAL / (60.0 * minutes)) for minutes in (1, 5, 15))
 
 
-class Metered(AtomicCount):
-    """Count plus mean and moving-average rates per second; the base of :class:`Meter` and timers."""
+class Rates:
+    """The rates of a count: mean rate and 1/5/15-minute EWMAs, ticked lazily every ``TICK_INTERVAL``.
 
-    __slots__ = ("_now", "_start", "_next_tick", "_ticked_count", "_initialized", "_m1", "_m5", "_m15")
+    Shared by :class:`Meter` (its own count) and :class:`~graphmetrics.timers.Timer` (its reservoir's
+    count), as Dropwizard composes a Timer from a Meter and a Histogram. The tick logic is all in
+    :meth:`tick`; a recording hot path compares its clock reading with :attr:`next_tick` itself and
+    calls ``tick(now)`` only when one is due (Meter.mark, Timer.update, a timer context's stop and
+    its C twin: listed in docs/library.md).
+    """
 
-    def __init__(self, clock: Clock | None = None) -> None:
-        super().__init__()
-        self._now = interval_source(clock)
-        self._reset_rates()
+    __slots__ = ("next_tick", "_now", "_count", "_lock", "_start", "_ticked_count", "_initialized", "_m1", "_m5", "_m15")
 
-    def _reset_rates(self) -> None:
+    next_tick: float
+    """When the next tick is due, on the clock's scale."""
+
+    def __init__(self, now: Callable[[], float], count: Callable[[], int]) -> None:
+        self._now = now
+        self._count = count
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
         self._start = self._now()
-        self._next_tick = self._start + TICK_INTERVAL
+        self.next_tick = self._start + TICK_INTERVAL
         self._ticked_count = 0  # the count at the last tick: what the next tick has not yet seen
         self._initialized = False  # Dropwizard: the first tick sets the rates, later ones blend in
         self._m1 = self._m5 = self._m15 = 0.0
 
-    def _tick(self, now: float) -> None:
-        """Apply every tick due at ``now``: the first with the events since the last tick, the rest empty."""
+    def reset(self, reset_count: Callable[[], None]) -> None:
+        """Reset the count (with ``reset_count``) and the rates together: no tick sees one without the other."""
         with self._lock:
-            if now < self._next_tick:
+            reset_count()
+            self._reset()
+
+    def tick(self, now: float | None = None) -> None:
+        """Apply every tick due at ``now`` (default: the clock's reading): the first with the events
+        since the last tick, the rest empty (closed form, so a week idle costs no more than 10 s)."""
+        if now is None:
+            now = self._now()
+        if now < self.next_tick:
+            return
+        with self._lock:
+            if now < self.next_tick:
                 return  # another thread got here first
-            ticks = int((now - self._next_tick) // TICK_INTERVAL) + 1
-            self._next_tick += ticks * TICK_INTERVAL
-            total = self._count_locked()
+            ticks = int((now - self.next_tick) // TICK_INTERVAL) + 1
+            self.next_tick += ticks * TICK_INTERVAL
+            total = self._count()
             instant = (total - self._ticked_count) / TICK_INTERVAL
             self._ticked_count = total
             a1, a5, a15 = _ALPHAS
@@ -61,33 +85,23 @@ class Metered(AtomicCount):
             self._m5 = m5 * (1.0 - a5) ** idle
             self._m15 = m15 * (1.0 - a15) ** idle
 
-    def tick(self) -> None:
-        """Apply any tick that is due (reads do this themselves)."""
-        now = self._now()
-        if now >= self._next_tick:
-            self._tick(now)
-
-    def get_one_minute_rate(self) -> float:
+    def one_minute(self) -> float:
         self.tick()
         return self._m1
 
-    def get_five_minute_rate(self) -> float:
+    def five_minutes(self) -> float:
         self.tick()
         return self._m5
 
-    def get_fifteen_minute_rate(self) -> float:
+    def fifteen_minutes(self) -> float:
         self.tick()
         return self._m15
 
-    def get_mean_rate(self) -> float:
-        """Events per second since creation (or ``clear()``)."""
-        return self._rate_fields()["mean_rate"]
-
-    def _rate_fields(self) -> dict[str, int | float]:
+    def fields(self) -> dict[str, int | float]:
+        """``count``, ``mean_rate`` (events per second since creation or reset) and the EWMAs, ticked first."""
         now = self._now()
-        if now >= self._next_tick:
-            self._tick(now)
-        total = self.get_count()
+        self.tick(now)
+        total = self._count()
         elapsed = now - self._start
         return {
             "count": total,
@@ -97,26 +111,59 @@ class Metered(AtomicCount):
             "15m_rate": self._m15,
         }
 
-    def clear(self) -> None:
-        with self._lock:
-            self._reset_count()
-            self._reset_rates()
 
-
-class Meter(Metered):
-    """Marks events; reports their count, mean rate and 1/5/15-minute rates (events per second)."""
+class RateAccessors:
+    """pyformance's rate getters for anything with a :class:`Rates` as ``rates`` (meters and timers)."""
 
     __slots__ = ()
 
+    rates: Rates
+
+    def tick(self) -> None:
+        """Apply any tick that is due (reads do this themselves)."""
+        self.rates.tick()
+
+    def get_one_minute_rate(self) -> float:
+        return self.rates.one_minute()
+
+    def get_five_minute_rate(self) -> float:
+        return self.rates.five_minutes()
+
+    def get_fifteen_minute_rate(self) -> float:
+        return self.rates.fifteen_minutes()
+
+    def get_mean_rate(self) -> float:
+        """Events per second since creation (or ``clear()``)."""
+        return self.rates.fields()["mean_rate"]
+
+
+class Meter(AtomicCount, RateAccessors):
+    """Marks events; reports their count, mean rate and 1/5/15-minute rates (events per second)."""
+
+    __slots__ = ("rates", "_now")
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        super().__init__()
+        self._now = interval_source(clock)
+        self.rates = Rates(self._now, self.get_count)
+
     def mark(self, n: int = 1) -> None:
         now = self._now()
-        if now >= self._next_tick:
-            self._tick(now)  # before counting: these events belong to the interval that starts now
+        rates = self.rates
+        if now >= rates.next_tick:
+            rates.tick(now)  # before counting: these events belong to the interval that starts now
         if n == 1:
             next(self._ticks)
         else:
             self._add(n)
 
+    def clear(self) -> None:
+        self.rates.reset(self._clear_count)
+
+    def _clear_count(self) -> None:
+        with self._lock:
+            self._reset_count()
+
     def fields(self) -> dict[str, int | float]:
         """What a report holds of it: count, mean rate and the 1/5/15-minute rates."""
-        return self._rate_fields()
+        return self.rates.fields()

@@ -15,19 +15,62 @@ from time import perf_counter
 from typing import Any, TypeVar
 
 from graphmetrics._native import speedups
-from graphmetrics.clock import Clock
+from graphmetrics.clock import Clock, interval_source
 from graphmetrics.histograms import DistributionAccessors, attach_reservoir, reservoir_buckets
-from graphmetrics.meters import Metered
+from graphmetrics.meters import RateAccessors, Rates
 from graphmetrics.reservoirs import LogBucketSketch, Reservoir
-from graphmetrics.reservoirs.sketch import FOLD_AT, PendingValues
+from graphmetrics.reservoirs.pending import FOLD_AT, PendingValues
 from graphmetrics.snapshots import Snapshot
 
-__all__ = ["Timer", "TimerContext", "UNITS"]
+__all__ = ["Timer", "TimerContext", "Stopwatch", "UNITS"]
 
 UNITS: dict[str, float] = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 """Units a timer can report durations in, as multipliers of seconds."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Stopwatch:
+    """What a timer's ``time()`` is: it starts contexts, and holds what they need to record a duration.
+
+    Everything a stopping context uses is here, read as public attributes, so recording stays one
+    clock read, one comparison and one append (see the module docstring). ``_speedups.Stopwatch`` is its
+    C twin, built from the same parts.
+    """
+
+    __slots__ = ("clock", "rates", "scale", "pending", "fold", "record", "decorate")
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        rates: Rates,
+        scale: float,
+        record: Callable[[float], None],
+        decorate: Callable[[Any], Any],
+        sketch: LogBucketSketch | None = None,
+    ) -> None:
+        self.clock = clock
+        self.rates = rates
+        self.scale = scale
+        self.record = record
+        """Records a duration in the timer's unit (the reservoir's ``update``)."""
+        self.decorate = decorate
+        self.pending: PendingValues | None = sketch.pending if sketch is not None else None
+        """The sketch's pending values, appended to directly (the sketch's ``update`` inlined), or None."""
+        self.fold: Callable[[], None] | None = sketch.fold if sketch is not None else None
+
+    def time(self, *args: Any, **kwargs: Any) -> Any:
+        """``time()``: a started :class:`TimerContext`; or, given just a function, that function timed.
+
+        Other arguments are accepted and ignored, as pyformance passes them to a signal.
+        """
+        if args and len(args) == 1 and callable(args[0]) and not kwargs:
+            return self.decorate(args[0])
+        context = _new_context(TimerContext)
+        context._watch = self
+        context.elapsed = None
+        context._start = self.clock()
+        return context
 
 
 class TimerContext:
@@ -36,9 +79,9 @@ class TimerContext:
     After it stops, ``elapsed`` is the duration it recorded, in the timer's unit.
     """
 
-    __slots__ = ("_timer", "_start", "elapsed")
+    __slots__ = ("_watch", "_start", "elapsed")
 
-    _timer: Timer | None
+    _watch: Stopwatch | None
     _start: float
     elapsed: float | None
 
@@ -46,21 +89,22 @@ class TimerContext:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        timer = self._timer
-        if timer is None:
+        watch = self._watch
+        if watch is None:
             raise RuntimeError("this timer context was already stopped")
-        self._timer = None
-        now = timer._now()
-        if now >= timer._next_tick:
-            timer._tick(now)
-        self.elapsed = elapsed = (now - self._start) * timer._scale
-        pending = timer._pending
+        self._watch = None
+        now = watch.clock()
+        rates = watch.rates
+        if now >= rates.next_tick:
+            rates.tick(now)
+        self.elapsed = elapsed = (now - self._start) * watch.scale
+        pending = watch.pending
         if pending is None:
-            timer._record(elapsed)
+            watch.record(elapsed)
         else:  # the sketch's update, inlined: perf_counter differences need no finiteness check
             pending.append(elapsed)
             if len(pending) >= FOLD_AT:
-                timer._reservoir._fold()  # type: ignore[attr-defined]
+                watch.fold()  # type: ignore[misc]
 
     def stop(self) -> float:
         """Record the time since the context was created; return it in the timer's unit."""
@@ -69,65 +113,51 @@ class TimerContext:
 
     def __call__(self, fn: F) -> F:
         """``@timer.time()`` as a decorator: time every call of ``fn``."""
-        timer = self._timer
-        if timer is None:
+        watch = self._watch
+        if watch is None:
             raise RuntimeError("this timer context was already stopped")
-        self._timer = None
-        return timer._decorate(fn)
+        self._watch = None
+        return watch.decorate(fn)  # type: ignore[no-any-return]
 
 
 _new_context = object.__new__
 
 
-class Timer(Metered, DistributionAccessors):
+class Timer(DistributionAccessors, RateAccessors):
     """Durations (reported in ``unit``, milliseconds by default) and the rate of measurements.
 
     ``time()`` starts a measurement and returns its context; ``with timer.time() as ctx:`` works, and
     so do ``@timer.time`` and ``@timer.time()`` on a function. ``update(seconds)`` records a duration
-    measured elsewhere.
+    measured elsewhere. Composed like Dropwizard's: a reservoir (as a histogram's) and the
+    :class:`~graphmetrics.meters.Rates` of its count (as a meter's), as ``rates``.
     """
 
-    __slots__ = ("unit", "_reservoir", "_record", "_pending", "_scale", "time", "refused")
+    __slots__ = ("unit", "rates", "refused", "_reservoir", "_record", "_now", "_scale", "time")
 
     time: Callable[..., Any]
 
     def __init__(self, reservoir: Reservoir | None = None, unit: str = "ms", clock: Clock | None = None) -> None:
         if unit not in UNITS:
             raise ValueError(f"unit must be one of {sorted(UNITS)}, not {unit!r}")
-        super().__init__(clock)
         self.unit = unit
         self.refused = 0
         """``update`` calls refused: a negative or NaN duration is no measurement (a stepped clock, a bug)."""
         self._scale = UNITS[unit]
-        self._reservoir = attach_reservoir(reservoir, clock)
-        self._record = self._reservoir.update
+        self._now = interval_source(clock)
+        self._reservoir = reservoir = attach_reservoir(reservoir, clock)
+        self._record = reservoir.update
+        self.rates = Rates(self._now, lambda: reservoir.count)
         # With the default sketch and the system clock, contexts append to the sketch's pending values
         # themselves (one frame less per measurement); any other clock's readings go through update().
-        sketch = self._reservoir if isinstance(self._reservoir, LogBucketSketch) else None
-        self._pending: PendingValues | None = (
-            sketch._pending if sketch is not None and self._now is perf_counter else None
-        )
-        if speedups is not None and isinstance(self._pending, speedups.Pending):
-            self.time = speedups.Stopwatch(self, self._pending, perf_counter, self._scale)
+        sketch = reservoir if isinstance(reservoir, LogBucketSketch) and self._now is perf_counter else None
+        if speedups is not None and sketch is not None and isinstance(sketch.pending, speedups.Pending):
+            self.time = speedups.Stopwatch(self.rates, sketch.pending, perf_counter, self._scale, self._decorate)
         else:
-            self.time = self._time
+            self.time = Stopwatch(self._now, self.rates, self._scale, self._record, self._decorate, sketch).time
 
     @property
     def reservoir(self) -> Reservoir:
         return self._reservoir
-
-    def _time(self, *args: Any, **kwargs: Any) -> Any:
-        """``time()``: a started :class:`TimerContext`; or, given just a function, that function timed.
-
-        Other arguments are accepted and ignored, as pyformance passes them to a signal.
-        """
-        if args and len(args) == 1 and callable(args[0]) and not kwargs:
-            return self._decorate(args[0])
-        context = _new_context(TimerContext)
-        context._timer = self
-        context.elapsed = None
-        context._start = self._now()
-        return context
 
     def _decorate(self, fn: F) -> F:
         @functools.wraps(fn)
@@ -144,14 +174,12 @@ class Timer(Metered, DistributionAccessors):
             self.refused += 1
             raise ValueError(f"a duration must be a number of seconds >= 0, not {seconds!r}")
         now = self._now()
-        if now >= self._next_tick:
-            self._tick(now)
+        rates = self.rates
+        if now >= rates.next_tick:
+            rates.tick(now)
         self._record(seconds * self._scale)
 
     def get_count(self) -> int:
-        return self._reservoir.count
-
-    def _count_locked(self) -> int:
         return self._reservoir.count
 
     _update = update  # pyformance's name
@@ -160,8 +188,7 @@ class Timer(Metered, DistributionAccessors):
         return self._reservoir.snapshot()
 
     def clear(self) -> None:
-        super().clear()
-        self._reservoir.clear()
+        self.rates.reset(self._reservoir.clear)
 
     def buckets(self) -> list[tuple[float, int]] | None:
         """The durations' mergeable buckets, as :meth:`Histogram.buckets`."""
@@ -170,5 +197,5 @@ class Timer(Metered, DistributionAccessors):
     def fields(self) -> dict[str, int | float]:
         """What a report holds of it: the durations' snapshot fields and the measurements' rates."""
         fields = self._reservoir.snapshot().fields()
-        fields.update(self._rate_fields())
+        fields.update(self.rates.fields())
         return fields

@@ -6,14 +6,11 @@ Buckets follow DDSketch: a positive value v is counted in bucket ``ceil(log_gamm
 use mirrored buckets, zero has its own. Count, sum, min, max and variance are kept exactly (the
 variance per batch of values with a two-pass formula, batches combined with Chan et al.'s).
 
-Cost: ``update`` only appends to the pending values (one C call, atomic under the GIL, so there is
-no lock on the hot path and no update is lost: with the C speedups ``update`` *is* that C call,
-otherwise a small closure around ``array.append``); the writer that
-fills it to ``FOLD_AT`` values moves them into buckets under the lock. In C that is one logarithm
-per value into a counting array; in pure Python it sorts the batch (C) and counts it a bucket at a
-time, one logarithm and one binary search per bucket instead of a logarithm and a dict update per
-value. Readers never fold: they combine a copy of the buckets with
-the pending values. Until its first fold a sketch has all its values, so a histogram with few
+Cost: ``update`` only appends to the pending values (:mod:`graphmetrics.reservoirs.pending`: no lock
+on the hot path, no update lost); the writer that fills them to ``FOLD_AT`` values moves them into
+buckets under the lock. In pure Python that sorts the batch (C) and counts it a bucket at a time, one
+logarithm and one binary search per bucket instead of a logarithm and a dict update per value.
+Readers never fold: they combine a copy of the buckets with the pending values. Until its first fold a sketch has all its values, so a histogram with few
 values reports exact percentiles and costs 8 bytes per value.
 """
 
@@ -22,72 +19,12 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from array import array
-from bisect import bisect_right
-from collections.abc import Callable, Sized
 from itertools import accumulate
-from typing import Protocol
 
-from graphmetrics._native import speedups
-from graphmetrics.reservoirs.base import finite
+from graphmetrics.reservoirs.pending import PendingValues, count_values, moments, new_pending
 from graphmetrics.snapshots import ExactSnapshot, SketchSnapshot, Snapshot
 
-__all__ = ["LogBucketSketch", "FOLD_AT"]
-
-FOLD_AT = 2048
-"""Pending values (16 KiB) after which the writer moves them into the buckets: in batches this large
-the per-batch costs (the lock, the copies, the moments' set-up) vanish per value."""
-
-
-_JUMP_LIMIT = 1e300
-"""Above this, ``gamma**index`` may overflow: such batches are counted value by value."""
-
-
-Summary = tuple[int, int, float, float, float, float]
-"""What a fold reports about the values it counted: (count, zeros, sum, m2, min, max)."""
-
-
-def _count(
-    values: list[float],
-    positive: dict[int, int],
-    negative: dict[int, int],
-    gamma: float,
-    mult: float,
-    _log2: Callable[[float], float] = math.log2,
-    _ceil: Callable[[float], int] = math.ceil,
-    _bisect: Callable[[list[float], float, int], int] = bisect_right,
-) -> Summary:
-    """Count finite ``values`` into the bucket dicts (sorting the list in place); most of what an
-    update costs in pure Python.
-
-    Sorted, a batch of positive values is counted a bucket at a time: one logarithm for the first
-    value of a bucket, one C-level binary search for where the bucket ends. Latencies crowd into
-    few buckets, so this costs far less than a logarithm and a dict update per value.
-    """
-    values.sort()  # C, with a float-only comparison
-    lowest, highest = values[0], values[-1]
-    get = positive.get
-    zeros = 0
-    if 0.0 < lowest and highest < _JUMP_LIMIT:  # the usual case (durations, sizes)
-        start, end = 0, len(values)
-        while start < end:
-            index = _ceil(_log2(values[start]) * mult)
-            # start + 1: the value itself counts here even if gamma**index rounds to just below it
-            stop = _bisect(values, gamma**index, start + 1)
-            positive[index] = get(index, 0) + stop - start
-            start = stop
-    else:
-        for value in values:
-            if value > 0.0:
-                index = _ceil(_log2(value) * mult)
-                positive[index] = get(index, 0) + 1
-            elif value < 0.0:
-                index = _ceil(_log2(-value) * mult)
-                negative[index] = negative.get(index, 0) + 1
-            else:
-                zeros += 1
-    return (len(values), zeros, *_moments(values), lowest, highest)
-
+__all__ = ["LogBucketSketch"]
 
 class _Buckets:
     """Bucket counts and exact moments; its sketch's lock guards it (readers work on copies)."""
@@ -113,7 +50,7 @@ class _Buckets:
 
     def add(self, values: list[float], gamma: float, mult: float) -> None:
         """Count finite ``values`` (sorting the list in place)."""
-        self.absorb(*_count(values, self.positive, self.negative, gamma, mult))
+        self.absorb(*count_values(values, self.positive, self.negative, gamma, mult))
 
     def absorb(self, count: int, zeros: int, total: float, m2: float, lowest: float, highest: float) -> None:
         """Account for ``count`` values already counted into the bucket dicts but for ``zeros`` of them."""
@@ -153,82 +90,6 @@ class _Buckets:
                 store[keys[excess]] += sum(store.pop(key) for key in keys[:excess])
 
 
-class PendingValues(Protocol):
-    """What a sketch keeps its not yet folded values in (the C ``Pending`` or :class:`_PendingArray`)."""
-
-    def __len__(self) -> int: ...
-
-    def append(self, value: float) -> None: ...
-
-    def take(self) -> list[float]: ...
-
-    def fold_into(
-        self, positive: dict[int, int], negative: dict[int, int], gamma: float, mult: float
-    ) -> Summary | None: ...
-
-    def tolist(self) -> list[float]: ...
-
-    def clear(self) -> None: ...
-
-
-class _PendingArray(array):  # type: ignore[type-arg]
-    """Pending values in pure Python: an ``array('d')`` with the C ``Pending``'s ``take``/``clear``."""
-
-    __slots__ = ()
-
-    def take(self) -> list[float]:
-        values = self.tolist()
-        del self[: len(values)]  # values appended meanwhile wait for the next fold
-        return values
-
-    def clear(self) -> None:
-        del self[:]
-
-    def fold_into(
-        self, positive: dict[int, int], negative: dict[int, int], gamma: float, mult: float
-    ) -> Summary | None:
-        """Move every pending value into the bucket dicts (what the C ``Pending`` does in C)."""
-        values = self.take()
-        return _count(values, positive, negative, gamma, mult) if values else None
-
-
-def _reject(value: object) -> None:
-    """The clear error for a value that is not a finite number (``update`` checked it is not)."""
-    finite(value)  # type: ignore[arg-type]  # raises for NaN, infinities and non-numbers
-    raise TypeError(f"histogram values must be numbers, not {type(value).__name__}: {value!r}")
-
-
-def _updater(
-    pending: array[float], fold: Callable[[], None], _inf: float = math.inf, _len: Callable[[Sized], int] = len
-) -> Callable[[float], None]:
-    """A sketch's ``update`` in pure Python: a closure, so the hot path finds the array's bound
-    ``append`` and ``fold`` in local cells instead of looking up attributes and methods on every call."""
-    append = pending.append
-
-    def update(value: float) -> None:
-        try:
-            if -_inf < value < _inf:  # finite: NaN fails both comparisons
-                append(value)
-                if _len(pending) >= FOLD_AT:
-                    fold()
-                return
-        except TypeError:
-            pass
-        _reject(value)
-
-    return update
-
-
-def _new_pending(fold: Callable[[], None]) -> tuple[PendingValues, Callable[[float], None]]:
-    """A new sketch's pending values and its ``update``: the C ``Pending`` (which is its own update)
-    or the pure-Python array and closure."""
-    if speedups is not None:
-        pending = speedups.Pending(FOLD_AT, fold, _reject)
-        return pending, pending
-    array_ = _PendingArray("d")
-    return array_, _updater(array_, fold)
-
-
 def _power(gamma: float, index: int) -> float:
     """``gamma**index``, or the largest float where that overflows (the top bucket of values within
     about 2 % of it); snapshots clamp percentiles to the exact max anyway."""
@@ -236,14 +97,6 @@ def _power(gamma: float, index: int) -> float:
         return gamma**index
     except OverflowError:
         return sys.float_info.max
-
-
-def _moments(values: list[float]) -> tuple[float, float]:
-    """Sum and sum of squared deviations from the mean, two C-level passes (``math.dist`` is the
-    accurate square root of a sum of squares: two-pass stable, no cancellation)."""
-    total = sum(values)
-    spread = math.dist(values, [total / len(values)] * len(values))
-    return total, spread * spread  # inf, not OverflowError, for values near the largest float
 
 
 class LogBucketSketch:
@@ -268,14 +121,21 @@ class LogBucketSketch:
         self._lock = threading.Lock()
         self._buckets = _Buckets()
         # never replaced: update() and timers keep a reference to it
-        self._pending, self.update = _new_pending(self._fold)
-        """``update(value)`` records a value: appends it to the pending values (see :func:`_new_pending`)."""
+        self._pending, self.update = new_pending(self.fold)
+        """``update(value)`` records a value: appends it to the pending values (see :func:`new_pending`)."""
 
     @property
     def count(self) -> int:
         return self._buckets.count + len(self._pending)
 
-    def _fold(self) -> None:
+    @property
+    def pending(self) -> PendingValues:
+        """The values not yet folded into buckets (never replaced): a writer that measured a finite
+        value itself may append to them, and calls :meth:`fold` once they reach ``FOLD_AT``."""
+        return self._pending
+
+    def fold(self) -> None:
+        """Move the pending values into the buckets (``update`` does it every ``FOLD_AT`` values)."""
         with self._lock:
             buckets = self._buckets
             summary = self._pending.fold_into(buckets.positive, buckets.negative, self._gamma, self._mult)
@@ -362,7 +222,7 @@ def _exact_snapshot(values: list[float]) -> Snapshot:
     if not values:
         return ExactSnapshot(values, 0.0, 0.0)
     values.sort()
-    total, m2 = _moments(values)
+    total, m2 = moments(values)
     return ExactSnapshot(values, total, _variance(len(values), m2))
 
 
