@@ -261,3 +261,42 @@ def test_a_sanitised_name_says_which_metric_it_becomes(caplog: pytest.LogCapture
         "included, is the same metric",
         "metric names 'hits/s' and 'hits s' are one metric, 'hits_s': both sanitise to it",
     ]
+
+
+def test_the_read_side_is_what_snapshot_is_made_of() -> None:
+    """generation, keys(), get(), read() and buckets(): the public contract every reader uses."""
+    registry = MetricsRegistry(clock=ManualClock())
+    start = registry.generation
+    registry.counter("c").inc(2)
+    registry.histogram("h").add(3.0)
+    registry.histogram("w", SlidingTimeWindowReservoir()).add(1.0)
+    registry.timer("t", tags={"k": "v"}).update(0.5)
+    registry.gauge("broken", lambda: 1 / 0)
+    registry.meter("m")
+    assert registry.generation == start + 6
+    keys = registry.keys()
+    assert keys == ["c", "h", "w", "broken", "m", "t;k=v"]  # untagged first, then tagged: snapshot order
+    metrics = [registry.get(key) for key in keys]
+    assert all(metric is not None for metric in metrics) and registry.get("nothing") is None
+    fields = {key: registry.read(metric) for key, metric in zip(keys, metrics)}  # type: ignore[arg-type]
+    assert fields.pop("broken") is None and registry.gauge_errors == 1
+    assert fields == registry.snapshot() and registry.gauge_errors == 2  # snapshot() read it again
+    assert {key: metric.fields() for key, metric in zip(keys, metrics) if key != "broken"} == fields  # type: ignore[union-attr]
+    buckets = {key: registry.buckets(metric) for key, metric in zip(keys, metrics)}  # type: ignore[arg-type]
+    assert {key for key, found in buckets.items() if found is not None} == {"h", "t;k=v"}  # sketches only
+    assert {key: found for key, found in buckets.items() if found is not None} == registry.bucket_snapshot()
+    assert registry.generation == start + 6  # reading changes nothing
+    registry.clear()
+    assert registry.get("c") is None and registry.keys() == [] and registry.generation == start + 7
+
+
+@pytest.mark.parametrize("kind", ["counter", "meter", "histogram", "timer"])
+def test_the_tagless_fast_path_finds_what_the_general_path_made(kind: str) -> None:
+    """counter()/meter()/histogram()/timer() with a plain name look it up inline (four copies of one
+    fast path); each must return the metric the general get-or-create made, under any spelling."""
+    registry = MetricsRegistry()
+    get = getattr(registry, kind)
+    made = get("GET /users", tags={})  # tags={}: the general path, as a plain name
+    assert get("GET /users") is made and get("GET__users") is made and registry.get("GET__users") is made
+    with pytest.raises(TypeError):
+        (registry.meter if kind == "counter" else registry.counter)("GET /users")

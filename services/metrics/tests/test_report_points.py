@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphmetrics.names import MAX_KEY_LENGTH, metric_key
+from graphmetrics.names import MAX_KEY_LENGTH, metric_key, series_path
 from graphmetrics.readout import bucket_node, flatten, format_value
 
 
@@ -103,3 +103,31 @@ def test_an_int_is_a_point_exactly_when_it_has_a_float() -> None:
                     "d": {"count": 10**5000, "max": 3}})
     assert flat.points == [("a.count", largest), ("d.max", 3)]
     assert (flat.rejected, flat.refused) == (3, ("b.count", "c.count", "d.count"))
+
+
+@settings(derandomize=True, max_examples=200)
+@given(
+    name=st.text(min_size=1, max_size=30),
+    tags=st.dictionaries(st.text(min_size=1, max_size=8), st.text(min_size=1, max_size=8), max_size=3),
+    prefix=st.text(max_size=12),
+    field=st.text(min_size=1, max_size=12),
+)
+def test_flattens_inlined_paths_are_series_path(name: str, tags: dict[str, str], prefix: str, field: str) -> None:
+    """flatten() assembles paths from the read-out's cached parts (its hot loop); they are exactly
+    names.series_path's, and a path series_path refuses is a rejected metric, never a point."""
+    for key in (name, _key_or_none(name, tags)):  # a hand-made key (re-checked) and a registry key
+        if key is None:
+            continue
+        try:
+            expected = series_path(prefix, key, field)
+        except ValueError:
+            assert flatten({key: {field: 1}}, prefix)[:2] == ([], 1)
+            continue
+        assert flatten({key: {field: 1}}, prefix).points == [(expected, 1)]
+
+
+def _key_or_none(name: str, tags: dict[str, str]) -> str | None:
+    try:
+        return metric_key(name, tags)
+    except ValueError:
+        return None
