@@ -112,13 +112,22 @@ def evolve(registry: MetricsRegistry, clock: ManualClock, step: int) -> None:
 Collector = Callable[[MetricsRegistry, ManualClock], Iterator[list[bytes]]]
 
 
+def three_reports(registry: MetricsRegistry, clock: ManualClock, take: Callable[[], list[bytes]]) -> Iterator[list[bytes]]:
+    """``take()`` three times: learning the layout, through the layout memo, and after the registry grew."""
+    for step in range(3):
+        if step:
+            evolve(registry, clock, step)
+        yield take()
+
+
+def collected(reporter: BatchReporter, clock: ManualClock) -> Callable[[], list[bytes]]:
+    return lambda: list(reporter.collect(int(clock.time())).messages)
+
+
 def carbon(protocol: str, buckets: bool) -> Collector:
     def collect(registry: MetricsRegistry, clock: ManualClock) -> Iterator[list[bytes]]:
         reporter = CarbonReporter(registry, "127.0.0.1", 9, protocol, PREFIX, export_buckets=buckets, clock=clock)
-        for step in range(3):
-            if step:
-                evolve(registry, clock, step)
-            yield list(reporter.collect(int(clock.time())).messages)
+        yield from three_reports(registry, clock, collected(reporter, clock))
         reporter.close()
 
     return collect
@@ -127,10 +136,7 @@ def carbon(protocol: str, buckets: bool) -> Collector:
 def hosted(transport: str) -> Collector:
     def collect(registry: MetricsRegistry, clock: ManualClock) -> Iterator[list[bytes]]:
         reporter = HostedGraphiteReporter(registry, KEY, transport, PREFIX, port=9, export_buckets=True, clock=clock)
-        for step in range(3):
-            if step:
-                evolve(registry, clock, step)
-            yield list(reporter.collect(int(clock.time())).messages)
+        yield from three_reports(registry, clock, collected(reporter, clock))
         reporter.close()
 
     return collect
@@ -141,27 +147,22 @@ def stream_sends(registry: MetricsRegistry, clock: ManualClock) -> Iterator[list
     transport = MemoryTransport(stream=True)
     encode = functools.partial(plaintext_messages, max_bytes=4096)
     reporter = BatchReporter(registry, transport, encode, name="stream", prefix=PREFIX, clock=clock)
-    for step in range(3):
-        if step:
-            evolve(registry, clock, step)
+
+    def take() -> list[bytes]:
         reporter.collect(int(clock.time()))
         assert reporter.flush() is True
-        yield transport.sent
-        transport.sent = []
+        sent, transport.sent = transport.sent, []
+        return sent
+
+    return three_reports(registry, clock, take)
 
 
 def console(registry: MetricsRegistry, clock: ManualClock) -> Iterator[list[bytes]]:
-    for step in range(3):
-        if step:
-            evolve(registry, clock, step)
-        yield [format_report(int(clock.time()), registry.snapshot()).encode()]
+    return three_reports(registry, clock, lambda: [format_report(int(clock.time()), registry.snapshot()).encode()])
 
 
 def json_snapshot(registry: MetricsRegistry, clock: ManualClock) -> Iterator[list[bytes]]:
-    for step in range(3):
-        if step:
-            evolve(registry, clock, step)
-        yield [snapshot_json(registry), str(registry.gauge_errors).encode()]
+    return three_reports(registry, clock, lambda: [snapshot_json(registry), str(registry.gauge_errors).encode()])
 
 
 CASES: dict[str, Collector] = {
