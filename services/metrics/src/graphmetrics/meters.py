@@ -100,7 +100,8 @@ class Rates:
     def fields(self) -> dict[str, int | float]:
         """``count``, ``mean_rate`` (events per second since creation or reset) and the EWMAs, ticked first."""
         now = self._now()
-        self.tick(now)
+        if now >= self.next_tick:  # the guard inlined: a report reads every meter and timer
+            self.tick(now)
         total = self._count()
         elapsed = now - self._start
         return {
@@ -149,9 +150,8 @@ class Meter(AtomicCount, RateAccessors):
 
     def mark(self, n: int = 1) -> None:
         now = self._now()
-        rates = self.rates
-        if now >= rates.next_tick:
-            rates.tick(now)  # before counting: these events belong to the interval that starts now
+        if now >= self.rates.next_tick:
+            self.rates.tick(now)  # before counting: these events belong to the interval that starts now
         if n == 1:
             next(self._ticks)
         else:

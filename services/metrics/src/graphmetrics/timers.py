@@ -94,9 +94,8 @@ class TimerContext:
             raise RuntimeError("this timer context was already stopped")
         self._watch = None
         now = watch.clock()
-        rates = watch.rates
-        if now >= rates.next_tick:
-            rates.tick(now)
+        if now >= watch.rates.next_tick:
+            watch.rates.tick(now)
         self.elapsed = elapsed = (now - self._start) * watch.scale
         pending = watch.pending
         if pending is None:
@@ -174,9 +173,8 @@ class Timer(DistributionAccessors, RateAccessors):
             self.refused += 1
             raise ValueError(f"a duration must be a number of seconds >= 0, not {seconds!r}")
         now = self._now()
-        rates = self.rates
-        if now >= rates.next_tick:
-            rates.tick(now)
+        if now >= self.rates.next_tick:
+            self.rates.tick(now)
         self._record(seconds * self._scale)
 
     def get_count(self) -> int:
