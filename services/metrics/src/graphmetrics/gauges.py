@@ -21,7 +21,8 @@ class Gauge:
         raise NotImplementedError
 
     def fields(self) -> dict[str, int | float]:
-        """What a report holds of it: ``{"value": v}``, ``{}`` for a NaN or infinite value (nothing to report); raises for a non-number."""
+        """What a report holds of it: ``{"value": v}``, ``{}`` for a NaN or infinite value (nothing to
+        report); raises for a non-number."""
         value = self.get_value()
         if isinstance(value, int):
             return {"value": int(value)}  # a bool becomes 0 or 1
