@@ -43,7 +43,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from docsection import replace_section
 
 import graphmetrics.counters as counters_module
-import graphmetrics.reservoirs.sketch as sketch_module
+import graphmetrics.reservoirs.pending as pending_module
 import graphmetrics.timers as timers_module
 from graphmetrics import (
     ExpDecayingReservoir,
@@ -64,12 +64,12 @@ COLUMNS = ("graphmetrics", PURE, *LIBS[1:])
 def pure_python() -> Iterator[None]:
     """Metrics created inside use the pure-Python hot paths, as with GRAPHMETRICS_PURE_PYTHON=1 (each
     sketch and timer picks its implementation when it is created)."""
-    saved = sketch_module.speedups, timers_module.speedups
-    sketch_module.speedups = timers_module.speedups = None
+    saved = pending_module.speedups, timers_module.speedups
+    pending_module.speedups = timers_module.speedups = None
     try:
         yield
     finally:
-        sketch_module.speedups, timers_module.speedups = saved
+        pending_module.speedups, timers_module.speedups = saved
 
 
 class Floor:
