@@ -1,9 +1,11 @@
-"""Timers: a histogram of durations plus a meter of how often something happens.
+"""Timers: a histogram of durations plus a meter of how often something happens, composed of a
+reservoir and the :class:`~graphmetrics.meters.Rates` of its count (as Dropwizard's Timer is of a
+Histogram and a Meter).
 
 ``with timer.time():`` is the common use, so stopping a context does the whole recording itself
 (one clock read and, with the default sketch on the system clock, one append to the sketch's pending
-values) instead of going through timer, histogram and meter methods in turn. The meter part counts
-what the reservoir counts, so it costs nothing per measurement. With the C speedups built, such a
+values) instead of going through timer, histogram and meter methods in turn. The rates count what
+the reservoir counts, so they cost nothing per measurement. With the C speedups built, such a
 timer's ``time`` and its contexts are C objects (``_speedups.Stopwatch``) doing the same steps.
 """
 
