@@ -21,7 +21,7 @@ import whisper
 from django.test import Client
 from graphite.render.evaluator import evaluateTarget
 
-from graphmetrics.reporters.points import bucket_node
+from graphmetrics.readout import bucket_node
 from graphmetrics.reservoirs import LogBucketSketch
 
 CARBON = Path(__file__).resolve().parents[2] / "carbon"

@@ -13,7 +13,7 @@ import urllib.parse
 
 from stack import REPORT_INTERVAL, wait_until
 
-from graphmetrics.reporters.points import bucket_node
+from graphmetrics.readout import bucket_node
 from graphmetrics.reservoirs import LogBucketSketch
 
 ACCURACY = 0.01
