@@ -11,16 +11,23 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from graphmetrics.clock import Clock, interval_source
 from graphmetrics.counters import AtomicCount
 
-__all__ = ["Meter", "Rates", "RateAccessors", "TICK_INTERVAL"]
+__all__ = ["Meter", "Rates", "RateAccessors", "Counted", "TICK_INTERVAL"]
 
 TICK_INTERVAL = 5.0
 """Seconds between EWMA updates (Dropwizard's value)."""
 
 _ALPHAS = tuple(1.0 - math.exp(-TICK_INTERVAL / (60.0 * minutes)) for minutes in (1, 5, 15))
+
+
+class Counted(Protocol):
+    """What rates are kept of: a meter's own count, a timer's reservoir's."""
+
+    def get_count(self) -> int: ...
 
 
 class Rates:
@@ -33,14 +40,16 @@ class Rates:
     its C twin: listed in docs/library.md).
     """
 
-    __slots__ = ("next_tick", "_now", "_count", "_lock", "_start", "_ticked_count", "_initialized", "_m1", "_m5", "_m15")
+    __slots__ = ("next_tick", "_now", "_counted", "_lock", "_start", "_ticked_count", "_initialized", "_m1", "_m5", "_m15")
 
     next_tick: float
     """When the next tick is due, on the clock's scale."""
 
-    def __init__(self, now: Callable[[], float], count: Callable[[], int]) -> None:
+    def __init__(self, now: Callable[[], float], counted: Counted) -> None:
+        """``counted.get_count()`` is the count whose rates these are: the owner itself, so a meter or
+        timer allocates no bound method or closure for it (they are many in a big registry)."""
         self._now = now
-        self._count = count
+        self._counted = counted
         self._lock = threading.Lock()
         self._reset()
 
@@ -69,7 +78,7 @@ class Rates:
                 return  # another thread got here first
             ticks = int((now - self.next_tick) // TICK_INTERVAL) + 1
             self.next_tick += ticks * TICK_INTERVAL
-            total = self._count()
+            total = self._counted.get_count()
             instant = (total - self._ticked_count) / TICK_INTERVAL
             self._ticked_count = total
             a1, a5, a15 = _ALPHAS
@@ -102,7 +111,7 @@ class Rates:
         now = self._now()
         if now >= self.next_tick:  # the guard inlined: a report reads every meter and timer
             self.tick(now)
-        total = self._count()
+        total = self._counted.get_count()
         elapsed = now - self._start
         return {
             "count": total,
@@ -146,7 +155,7 @@ class Meter(AtomicCount, RateAccessors):
     def __init__(self, clock: Clock | None = None) -> None:
         super().__init__()
         self._now = interval_source(clock)
-        self.rates = Rates(self._now, self.get_count)
+        self.rates = Rates(self._now, self)
 
     def mark(self, n: int = 1) -> None:
         now = self._now()

@@ -147,7 +147,7 @@ class Timer(DistributionAccessors, RateAccessors):
         self._now = interval_source(clock)
         self._reservoir = reservoir = attach_reservoir(reservoir, clock)
         self._record = reservoir.update
-        self.rates = Rates(self._now, lambda: reservoir.count)
+        self.rates = Rates(self._now, self)  # get_count(): the reservoir's count
         # With the default sketch and the system clock, contexts append to the sketch's pending values
         # themselves (one frame less per measurement); any other clock's readings go through update().
         sketch = reservoir if isinstance(reservoir, LogBucketSketch) and self._now is perf_counter else None
