@@ -23,7 +23,7 @@ How a report is cut, from registry to socket (the sizes below, named together):
 4. On a stream transport, a flush joins consecutive messages into sends of about
    :data:`STREAM_MESSAGE_BYTES`: one system call and one GIL handover per send, not per frame.
 
-What these cost is measured in docs/benchmarks.md (``make bench-lib``).
+What these cost is measured in docs/benchmarks.md (``benchmarks/bench_readout.py``, ``make bench-lib``).
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ Cost: ``update`` only appends to the pending values (:mod:`graphmetrics.reservoi
 on the hot path, no update lost); the writer that fills them to ``FOLD_AT`` values moves them into
 buckets under the lock. In pure Python that sorts the batch (C) and counts it a bucket at a time, one
 logarithm and one binary search per bucket instead of a logarithm and a dict update per value.
-Readers never fold: they combine a copy of the buckets with the pending values. Until its first fold a sketch has all its values, so a histogram with few
-values reports exact percentiles and costs 8 bytes per value.
+Readers never fold: they combine a copy of the buckets with the pending values. Until its first
+fold a sketch has all its values, so a histogram with few values reports exact percentiles and costs
+8 bytes per value.
 """
 
 from __future__ import annotations
