@@ -213,8 +213,9 @@ def flatten(
     """All points of ``snapshot`` (shaped like ``registry.snapshot()``), in its order, buckets (if
     given) after their metric's fields.
 
-    A metric whose path cannot be built (too long) or whose value is not a number is left out and
-    counted in ``rejected``: one bad metric never costs the others their report.
+    A metric whose path cannot be built (too long), or a value that is not a number or an int without
+    a float, is left out, counted in ``rejected`` and named in ``refused``: one bad metric never costs
+    the others their report.
     """
     points: list[Point] = []
     append = points.append

@@ -5,8 +5,7 @@ A reporter has two halves, driven by a runner (:mod:`graphmetrics.runners`): ``c
 and ``close()``; optionally ``collect_slices(timestamp)``, the collect as a generator yielding
 between slices of metrics, which the Twisted runner prefers (see :mod:`graphmetrics.readout`), and
 ``give_up()``, which a stop calls at its deadline so that what was never delivered is counted and
-logged. Import the
-concrete reporters from their modules (``reporters.carbon`` ...).
+logged. Import the concrete reporters from their modules (``reporters.carbon`` ...).
 """
 
 from __future__ import annotations
