@@ -18,12 +18,12 @@ from carbon_fixture import CARBON_CACHE, STEP, Aggregator, Carbon, carbon_fixtur
 from fault_peers import BlackHole, IdleClosingProxy, NeverAccepts, ResetAfterRead, SlowReader
 
 from graphmetrics.clock import ManualClock
+from graphmetrics.readout import STREAM_MESSAGE_BYTES
 from graphmetrics.registry import MetricsRegistry
 from graphmetrics.reporters.backoff import Backoff
 from graphmetrics.reporters.batching import BatchReporter
 from graphmetrics.reporters.carbon import CarbonReporter
 from graphmetrics.reporters.transport import TcpTransport
-from graphmetrics.readout import STREAM_MESSAGE_BYTES
 from graphmetrics.reporters.wire import FRAMES, LINES, pickle_frames, plaintext_messages
 
 pytestmark = pytest.mark.carbon

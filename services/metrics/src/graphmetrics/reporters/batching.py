@@ -27,12 +27,12 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol
 
 from graphmetrics.clock import SYSTEM_CLOCK, Clock
+from graphmetrics.forksafety import reset_after_fork
 from graphmetrics.names import sanitize_name
+from graphmetrics.readout import ENCODE_AT, STREAM_MESSAGE_BYTES, Layout, Point, ReadableRegistry
 from graphmetrics.reporters.backoff import Backoff
 from graphmetrics.reporters.buffer import DEFAULT_MAX_BYTES, Batch, BatchBuffer, Outgoing
 from graphmetrics.reporters.delivery import Ledger, points_between
-from graphmetrics.forksafety import reset_after_fork
-from graphmetrics.readout import ENCODE_AT, STREAM_MESSAGE_BYTES, Layout, Point, ReadableRegistry
 from graphmetrics.reporters.transport import Transport
 from graphmetrics.reporters.wire import LINES, Framing
 

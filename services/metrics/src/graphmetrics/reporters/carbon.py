@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 
 from graphmetrics.clock import Clock
+from graphmetrics.readout import PICKLE_FRAME_BYTES, STREAM_MESSAGE_BYTES
 from graphmetrics.reporters.backoff import Backoff
 from graphmetrics.reporters.batching import BatchReporter, Encoder, Registry
-from graphmetrics.readout import PICKLE_FRAME_BYTES, STREAM_MESSAGE_BYTES
 from graphmetrics.reporters.buffer import DEFAULT_MAX_BYTES
 from graphmetrics.reporters.transport import TcpTransport, Transport, UdpTransport
 from graphmetrics.reporters.wire import FRAMES, LINES, MAX_DATAGRAM_BYTES, pickle_frames, plaintext_messages
