@@ -25,7 +25,7 @@ from graphmetrics.reporters.hostedgraphite import HostedGraphiteReporter
 from helloworld.config import Config, load_config
 from helloworld.edge import FD_RESERVE, REQUEST_TIMEOUT
 from helloworld.runtime import LAG_METRIC
-from helloworld.service import HelloWorldService, build_reporters, main
+from helloworld.service import EXPORT_BUCKETS, HelloWorldService, build_reporters, main
 
 KEY = "0123abcd-4567-89ef-0123-456789abcdef"
 
@@ -56,6 +56,13 @@ def test_a_key_adds_hosted_graphite_with_the_same_prefix() -> None:
     assert (hosted.transport, hosted.prefix) == ("tls", "helloworld.web-1")
     assert KEY not in repr(hosted) and "20031" in repr(hosted)
     assert {"graphmetrics.carbon.points_written", "graphmetrics.hostedgraphite.points_written"} <= set(registry.snapshot())
+
+
+def test_every_reporter_exports_buckets_as_the_one_switch_says() -> None:
+    # Fleet percentiles (histogramPercentile in graphite-web) need every replica's bucket series
+    reporters = build_reporters(config(HOSTEDGRAPHITE_API_KEY=KEY), MetricsRegistry())
+    assert EXPORT_BUCKETS and len(reporters) == 2
+    assert all(reporter.export_buckets is EXPORT_BUCKETS for reporter in reporters)
 
 
 def test_start_listens_and_probes_stop_undoes_both() -> None:

@@ -30,6 +30,11 @@ log = logging.getLogger("helloworld")
 STOP_DEADLINE = 3.0
 """Seconds the final report may take on SIGTERM; well inside Docker's default 10 s stop timeout."""
 
+EXPORT_BUCKETS: Any = True
+"""What every reporter is given as ``export_buckets``: the histograms' and timers' sketch buckets go out
+as ``<name>.buckets.<bound>``, so Graphite's ``histogramPercentile`` can read fleet-true percentiles
+(docs/reporting.md); their series count is in docs/capacity.md."""
+
 
 def build_reporters(config: Config, registry: MetricsRegistry) -> list[Any]:
     """The reporters ``config`` asks for: carbon unless ``CARBON_HOST`` is empty, Hosted Graphite if keyed."""
@@ -40,7 +45,7 @@ def build_reporters(config: Config, registry: MetricsRegistry) -> list[Any]:
         reporters.append(
             CarbonReporter(
                 registry, config.carbon_host, config.carbon_port,
-                protocol=config.carbon_protocol, prefix=config.metrics_root,
+                protocol=config.carbon_protocol, prefix=config.metrics_root, export_buckets=EXPORT_BUCKETS,
             )
         )
     if config.hostedgraphite_api_key:
@@ -53,7 +58,8 @@ def build_reporters(config: Config, registry: MetricsRegistry) -> list[Any]:
             options["port"] = config.hostedgraphite_port
         reporters.append(
             HostedGraphiteReporter(
-                registry, api_key=config.hostedgraphite_api_key, prefix=config.metrics_root, **options
+                registry, api_key=config.hostedgraphite_api_key, prefix=config.metrics_root,
+                export_buckets=EXPORT_BUCKETS, **options,
             )
         )
     return reporters
