@@ -6,6 +6,7 @@ and on a broken sample (expecting the problem to be named): a check that cannot 
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
@@ -34,6 +35,8 @@ SAMPLE_VALUES = {"instance": ["helloworld-1", "helloworld-2"]}
 GRAPHITE_1_1_8_FUNCTIONS = {
     "alias",
     "aliasByNode",
+    "aliasByTags",
+    "aliasSub",
     "countSeries",
     "divideSeries",
     "groupByNode",
@@ -45,7 +48,11 @@ GRAPHITE_1_1_8_FUNCTIONS = {
     "removeEmptySeries",
     "scale",
     "sumSeries",
+    # Our graphite image's function plugin (carbon/histogram_functions.py), checked against it below
+    "histogramPercentile",
+    "histogramPercentiles",
 }
+PLUGIN = GRAFANA.parent / "carbon" / "histogram_functions.py"
 
 # Every series the stack writes, as glob patterns (graphmetrics' snapshot fields, the reporters'
 # self-metrics, carbon-aggregator's rules, carbon's instrumentation.py): a misspelt path draws nothing.
@@ -56,6 +63,7 @@ REPLICA_SERIES = [
     "{hello_called,bad_requests,not_found}.count", "responses.*.count",
     f"world_size.{HISTOGRAM}", f"runtime.reactor_lag.{HISTOGRAM}",
     f"requests.{HISTOGRAM}", f"requests.{METER}",
+    "{world_size,runtime.reactor_lag,requests}.buckets.*",  # helloworld's reporters export buckets
     "runtime.{rss_bytes,cpu_seconds,open_fds,gc_collections,threads}.value",
     "graphmetrics.*.{points_written,points_acknowledged,points_resent,points_dropped,send_failures,"
     "dropped_reports,rejected_points}.count",
@@ -230,6 +238,26 @@ def test_every_target_parses_and_calls_only_graphite_1_1_8_functions() -> None:
 def test_the_function_list_is_exactly_what_the_dashboards_use() -> None:
     used = set().union(*(dt.function_names(t.target) for t in dt.iter_targets(DASHBOARDS)))
     assert used == GRAPHITE_1_1_8_FUNCTIONS  # a stale entry would let an unchecked name through later
+
+
+def plugin_functions(source: str) -> set[str]:
+    """The names a graphite-web function plugin registers: the keys of its ``SeriesFunctions``."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["SeriesFunctions"]:
+            assert isinstance(node.value, ast.Dict)
+            return {ast.literal_eval(key) for key in node.value.keys if key is not None}
+    return set()
+
+
+def test_the_plugin_names_the_dashboards_use_are_the_ones_our_image_registers() -> None:
+    source = PLUGIN.read_text()
+    registered = plugin_functions(source)
+    assert {"histogramPercentile", "histogramPercentiles"} <= registered <= GRAPHITE_1_1_8_FUNCTIONS
+    # ... and the check would see a renamed one
+    renamed = source.replace('"histogramPercentiles": histogramPercentiles', '"histogramQuantiles": histogramPercentiles')
+    assert "histogramPercentiles" not in plugin_functions(renamed)
+    settings = (PLUGIN.parent / "local_settings.py").read_text()
+    assert PLUGIN.stem in settings and "FUNCTION_PLUGINS" in settings  # graphite-web loads it
 
 
 def test_instance_dashboard_picks_replicas_by_the_last_node_of_helloworld_star() -> None:
