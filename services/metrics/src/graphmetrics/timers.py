@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from graphmetrics._native import speedups
 from graphmetrics.clock import Clock
-from graphmetrics.histograms import DistributionAccessors, attach_reservoir
+from graphmetrics.histograms import attach_reservoir
 from graphmetrics.meters import Metered
 from graphmetrics.reservoirs import LogBucketSketch, Reservoir
 from graphmetrics.reservoirs.sketch import FOLD_AT, PendingValues
@@ -79,7 +79,7 @@ class TimerContext:
 _new_context = object.__new__
 
 
-class Timer(Metered, DistributionAccessors):
+class Timer(Metered):
     """Durations (reported in ``unit``, milliseconds by default) and the rate of measurements.
 
     ``time()`` starts a measurement and returns its context; ``with timer.time() as ctx:`` works, and
@@ -153,8 +153,6 @@ class Timer(Metered, DistributionAccessors):
 
     def _count_locked(self) -> int:
         return self._reservoir.count
-
-    _update = update  # pyformance's name
 
     def snapshot(self) -> Snapshot:
         return self._reservoir.snapshot()
