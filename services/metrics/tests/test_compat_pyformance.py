@@ -353,3 +353,52 @@ def test_stream_default_is_stderr_as_in_pyformance() -> None:
     from graphmetrics.compat.pyformance.reporters import ConsoleReporter
 
     assert inspect.signature(ConsoleReporter).parameters["stream"].default is sys.stderr
+
+
+DOCUMENTED_USE = '''
+import io
+import time
+
+from pyformance import MetricsRegistry, count_calls, counter, time_calls, timer
+from pyformance.reporters import ConsoleReporter
+
+
+@count_calls
+def test():
+    pass
+
+
+for i in range(10):
+    test()
+calls = counter("test_calls").get_count()
+
+
+@time_calls
+def slow():
+    time.sleep(0.01)
+
+
+slow()
+slowest = timer("slow_calls").get_max()
+
+registry = MetricsRegistry()
+registry.timer("test.timer1").time().stop()
+mean = registry.timer("test.timer1").get_mean()
+stream = io.StringIO()
+reporter = ConsoleReporter(registry=registry, reporting_interval=10, stream=stream)
+reporter.report_now()
+reporter.stop()
+'''
+"""pyformance's documented uses (its README's decorators, a ConsoleReporter, a registry's timer)."""
+
+
+@pytest.mark.parametrize("package", ["pyformance", OURS])
+def test_pyformances_documented_use_runs_after_a_mechanical_rename(package: str) -> None:
+    code = DOCUMENTED_USE.replace("from pyformance", f"from {package}")
+    assert (package == OURS) == (OURS in code)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, f"<documented use on {package}>", "exec"), namespace)
+    assert namespace["calls"] == 10
+    assert 0.01 <= namespace["slowest"] < 1.0  # seconds, in both
+    assert 0.0 <= namespace["mean"] < 1.0
+    assert "test.timer1" in namespace["stream"].getvalue()

@@ -56,16 +56,16 @@ class MetricsRegistry(registry.MetricsRegistry):
 
     def __init__(self, clock: Clock | None = None) -> None:
         super().__init__(clock)
-        self._known: dict[str, Metric] = {}  # every metric this face made or added, by the name asked for
-        self._known_lock = threading.Lock()
+        self._made: dict[str, Metric] = {}  # every metric this face made or added, by the name asked for
+        self._made_lock = threading.Lock()
 
-    def _get(self, key: str, cls: type[M], make: Callable[[], M], find: Callable[[str], Any]) -> M:
+    def _made_here(self, key: str, cls: type[M], make: Callable[[], M], find: Callable[[str], Any]) -> M:
         """The metric ``key`` of type ``cls``, made by ``make`` if the registry has none yet.
 
         ``find`` is the core get-or-create of that type: after our ``add`` it finds what is there,
         and raises the core ``TypeError`` when the key holds another type.
         """
-        metric = self._known.get(key)
+        metric = self._made.get(key)
         if type(metric) is cls:
             return metric  # type: ignore[return-value]
         try:
@@ -73,18 +73,18 @@ class MetricsRegistry(registry.MetricsRegistry):
         except LookupError:
             pass  # made meanwhile, or by the core API: find returns it, or says why not
         found = find(key)
-        with self._known_lock:
-            self._known[key] = found
+        with self._made_lock:
+            self._made[key] = found
         return cast(M, found)
 
     def counter(self, key: str) -> Counter:  # type: ignore[override]
-        return self._get(key, Counter, Counter, super().counter)
+        return self._made_here(key, Counter, Counter, super().counter)
 
     def meter(self, key: str) -> Meter:  # type: ignore[override]
-        return self._get(key, Meter, lambda: Meter(self.clock), super().meter)
+        return self._made_here(key, Meter, lambda: Meter(self.clock), super().meter)
 
     def histogram(self, key: str) -> Histogram:  # type: ignore[override]
-        return self._get(key, Histogram, lambda: Histogram(clock=self.clock, sample=LogBucketSketch()),
+        return self._made_here(key, Histogram, lambda: Histogram(clock=self.clock, sample=LogBucketSketch()),
                          super().histogram)
 
     def timer(self, key: str, *, unit: str = "s") -> Timer:  # type: ignore[override]
@@ -93,7 +93,7 @@ class MetricsRegistry(registry.MetricsRegistry):
         def make() -> Timer:
             return Timer(clock=self.clock, sink=self.create_sink(), sample=LogBucketSketch(), unit=unit)
 
-        return self._get(key, Timer, make, lambda name: super(MetricsRegistry, self).timer(name, unit=unit))
+        return self._made_here(key, Timer, make, lambda name: super(MetricsRegistry, self).timer(name, unit=unit))
 
     def create_sink(self) -> Any:
         """What new timers pass every duration to (pyformance's hook for subclasses); None here."""
@@ -114,21 +114,21 @@ class MetricsRegistry(registry.MetricsRegistry):
                 raise TypeError(f"gauge getter not callable: {type(gauge).__name__}")
             return CallbackGauge(callback)
 
-        metric = self._known.get(key)
+        metric = self._made.get(key)
         if isinstance(metric, Gauge):
             return metric
-        return self._get(key, Gauge, make, lambda name: super(MetricsRegistry, self).gauge(name))
+        return self._made_here(key, Gauge, make, lambda name: super(MetricsRegistry, self).gauge(name))
 
     def add(self, key: str, metric: Metric) -> None:  # type: ignore[override]
         """Register a metric built elsewhere; ``LookupError`` if ``key`` is taken, ``TypeError`` for a non-metric."""
         super().add(key, metric)
-        with self._known_lock:
-            self._known[key] = metric
+        with self._made_lock:
+            self._made[key] = metric
 
     def clear(self) -> None:
-        with self._known_lock:
+        with self._made_lock:
             super().clear()
-            self._known = {}
+            self._made = {}
 
     def get_metrics(self, key: str) -> dict[str, int | float]:  # type: ignore[override]
         return super().get_metrics(key)
@@ -138,7 +138,7 @@ class MetricsRegistry(registry.MetricsRegistry):
         return self.snapshot()
 
     def _get_kind_metrics(self, key: str, cls: type) -> dict[str, int | float]:
-        return self.get_metrics(key) if isinstance(self._known.get(key), cls) else {}
+        return self.get_metrics(key) if isinstance(self._made.get(key), cls) else {}
 
     def _get_counter_metrics(self, key: str) -> dict[str, int | float]:
         return self._get_kind_metrics(key, Counter)

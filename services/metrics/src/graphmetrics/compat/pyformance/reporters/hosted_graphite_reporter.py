@@ -65,10 +65,10 @@ class HostedGraphiteReporter(Reporter):
         if transport is not None:
             self._options["transport"] = transport
         super().__init__(registry, reporting_interval, clock)
-        self.masked_key = self._reporter.engine.masked_key  # type: ignore[attr-defined]
+        self.masked_key = self.engine.masked_key  # type: ignore[attr-defined]
 
     def _engine(self, registry: Any) -> Engine:
         return hostedgraphite.HostedGraphiteReporter(registry, self._key, clock=self.clock, **self._options)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._reporter!r}>"
+        return f"<{type(self).__name__} {self.engine!r}>"

@@ -59,7 +59,9 @@ class Reporter:
         self.registry = registry if registry is not None else global_registry()
         self.reporting_interval = reporting_interval
         self.clock = clock if clock is not None else SYSTEM_CLOCK
-        self._reporter = _OneCollectAtATime(self._engine(self.registry))
+        self.engine = self._engine(self.registry)
+        """The core reporter doing the work (its counters are ``graphmetrics.<name>.*`` in the registry)."""
+        self._reporter = _OneCollectAtATime(self.engine)
         self._runner = ThreadRunner([self._reporter], reporting_interval, self.clock)  # checks the interval
         self._others: weakref.WeakKeyDictionary[Any, _OneCollectAtATime] = weakref.WeakKeyDictionary()
         self._state_lock = threading.Lock()
