@@ -4,6 +4,7 @@ against a real carbon-cache and plain localhost receivers."""
 from __future__ import annotations
 
 import io
+import os
 import socket
 import time
 
@@ -63,6 +64,26 @@ def test_started_reporter_reports_on_its_interval_and_stop_sends_the_last(sink: 
     reporter.stop()  # returns once the final report is sent (or 5 s passed)
     assert reporter.start() is False  # pyformance: a stopped reporter does not start again
     assert "hello_called.count 7 " in received_when(sink, "hello_called.count 7 ")  # stop()'s final report
+
+
+def test_a_started_reporter_starts_again_in_a_forked_child(sink: Sink) -> None:
+    registry = filled_registry()
+    reporter = CarbonReporter(registry, reporting_interval=1, server="127.0.0.1", port=sink.port)
+    assert reporter.start()
+    pid = os.fork()
+    if pid == 0:  # the child: a worker forked from a parent that already reports (celery, gunicorn)
+        code = 1
+        try:
+            registry.counter("hello_called").inc(val=100)
+            started = reporter.start()
+            reporter.stop()
+            code = 0 if started else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    reporter.stop()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "hello_called.count 103 " in received_when(sink, "hello_called.count 103 ")
 
 
 def test_report_now_for_another_registry(sink: Sink) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from graphmetrics.clock import SYSTEM_CLOCK, Clock
 from graphmetrics.compat.pyformance.registry import global_registry
 from graphmetrics.reporters import Reporter as Engine
+from graphmetrics.reporters.forksafety import reset_after_fork
 from graphmetrics.runners.thread import ThreadRunner
 
 __all__ = ["Reporter"]
@@ -66,6 +67,7 @@ class Reporter:
         self._others: weakref.WeakKeyDictionary[Any, _OneCollectAtATime] = weakref.WeakKeyDictionary()
         self._state_lock = threading.Lock()
         self._started = self._stopped = False
+        reset_after_fork(self)
 
     def _engine(self, registry: Any) -> Engine:
         """The core reporter that sends ``registry``'s reports."""
@@ -79,6 +81,11 @@ class Reporter:
             self._started = True
         self._runner.start()
         return True
+
+    def _after_fork_in_child(self) -> None:
+        """The parent's reporting thread is not in the child: there ``start()`` starts one (as in pyformance)."""
+        self._state_lock = threading.Lock()
+        self._started = False
 
     def stop(self) -> None:
         """Stop reporting: one final report, then everything still buffered, within 5 seconds."""
