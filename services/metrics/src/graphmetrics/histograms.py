@@ -24,7 +24,7 @@ def attach_reservoir(reservoir: Reservoir | None, clock: Clock | None) -> Reserv
 
 
 class Histogram:
-    """``update(v)`` records a value; ``snapshot()`` is a :class:`~graphmetrics.snapshots.Snapshot` of the distribution.
+    """``update(v)`` records a value; ``snapshot()`` is a :class:`~graphmetrics.snapshots.Snapshot`.
 
     ``update`` *is* the reservoir's ``update`` (bound once here), so recording costs a single call.
     ``count`` and ``sum`` cover every value added; min, max, mean, stddev and percentiles describe
