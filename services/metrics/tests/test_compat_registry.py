@@ -105,5 +105,7 @@ def test_regex_registry_groups_names_by_the_patterns_groups() -> None:
     metrics = registry.dump_metrics()
     assert metrics["users"]["count"] == 2  # "users/edit" is sanitised for Graphite: users_edit
     assert metrics["users_edit"]["count"] == 1 and registry.get_metrics("users/edit")["count"] == 1
-    with pytest.raises(ValueError):
-        RegexRegistry().counter("anything")  # the default pattern leaves no name at all
+    registry.counter("unmatched").inc()  # pyformance would file it under "", with every other such name
+    registry.counter("/api/users").inc(val=2)
+    assert registry.get_metrics("unmatched") == {"count": 1} and registry.get_metrics("/api/users") == {"count": 2}
+    assert RegexRegistry().counter("anything") is not RegexRegistry().counter("other")

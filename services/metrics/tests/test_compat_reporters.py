@@ -11,7 +11,7 @@ import time
 import pytest
 from carbon_fixture import STEP, Carbon, Sink, carbon_fixture, sink_fixture  # noqa: F401 - fixtures
 
-from graphmetrics.compat.pyformance.registry import MetricsRegistry
+from graphmetrics.compat.pyformance.registry import MetricsRegistry, RegexRegistry
 from graphmetrics.compat.pyformance.reporters import (
     CarbonReporter,
     ConsoleReporter,
@@ -150,3 +150,12 @@ def test_console_reporter_writes_a_readable_report() -> None:
     text = stream.getvalue()
     assert "2023-11-14T22:13:20Z" in text and "hello_called" in text
     assert any(line.split() == ["count", "=", "3"] for line in text.splitlines())
+
+
+def test_a_regex_registry_can_be_reported(sink: Sink) -> None:
+    registry = RegexRegistry(pattern=r"^/api/(?P<model>\w+)/\d+$")
+    registry.timer("/api/users/7")._update(0.25)
+    reporter = CarbonReporter(registry, server="127.0.0.1", port=sink.port)  # its own counters: unmatched names
+    reporter.report_now(timestamp=1700000000)
+    reporter.stop()
+    assert "users.max 0.25 1700000000" in received_when(sink, "users.max ")

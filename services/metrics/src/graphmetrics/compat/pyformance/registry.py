@@ -159,7 +159,9 @@ class MetricsRegistry(registry.MetricsRegistry):
 class RegexRegistry(MetricsRegistry):
     r"""Groups names by a regex: the groups of every match, joined by ``/`` (sanitised to ``_`` for
     Graphite), are the key. ``^/api/(?P<model>\w+)/\d+/?(?P<verb>\w+)?$`` makes ``/api/users/1``
-    ``users`` and ``/api/users/2/edit`` ``users/edit``. A name that leaves an empty key is a ValueError.
+    ``users`` and ``/api/users/2/edit`` ``users/edit``. A name whose matches give no group text is
+    kept as it is (pyformance files all of them under the empty name, one metric for everything
+    unmatched, a reporter's own counters included).
     """
 
     def __init__(self, pattern: str | None = None, clock: Clock | None = None) -> None:
@@ -167,7 +169,8 @@ class RegexRegistry(MetricsRegistry):
         self.pattern = re.compile(pattern if pattern is not None else "^$")
 
     def _get_key(self, key: str) -> str:
-        return "/".join(group for match in self.pattern.finditer(key) for group in match.groups() if group)
+        grouped = "/".join(group for match in self.pattern.finditer(key) for group in match.groups() if group)
+        return grouped or key
 
     def counter(self, key: str) -> Counter:  # type: ignore[override]
         return super().counter(self._get_key(key))
