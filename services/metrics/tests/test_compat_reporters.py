@@ -117,6 +117,8 @@ def test_refused_configuration_is_a_clear_error() -> None:
         HostedGraphiteReporter(KEY, MetricsRegistry(), url="https://example.com/sink")
     with pytest.raises(TypeError, match="MetricsRegistry"):
         HostedGraphiteReporter(KEY, registry=object())
+    with pytest.raises(TypeError, match="MetricsRegistry, not a dict"):
+        ConsoleReporter(registry={})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("order", ["pyformance", "seed"])

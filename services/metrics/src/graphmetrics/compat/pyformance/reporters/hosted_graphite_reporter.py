@@ -54,8 +54,6 @@ class HostedGraphiteReporter(Reporter):
             )
         if key is not None and not isinstance(key, str):
             raise TypeError(f"the Hosted Graphite API key must be a str, not {type(key).__name__}")
-        if registry is not None and not isinstance(registry, MetricsRegistry):
-            raise TypeError(f"registry must be a graphmetrics MetricsRegistry, not {type(registry).__name__}")
         if url != DEFAULT_URL:
             raise ValueError("graphmetrics sends to Hosted Graphite's carbon endpoint, not to an HTTP url: "
                              "give host=, port= and transport= instead")

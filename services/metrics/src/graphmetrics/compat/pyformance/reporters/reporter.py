@@ -14,6 +14,7 @@ from typing import Any
 
 from graphmetrics.clock import SYSTEM_CLOCK, Clock
 from graphmetrics.compat.pyformance.registry import global_registry
+from graphmetrics.registry import MetricsRegistry
 from graphmetrics.reporters import Reporter as Engine
 from graphmetrics.reporters.forksafety import reset_after_fork
 from graphmetrics.runners.thread import ThreadRunner
@@ -58,6 +59,8 @@ class Reporter:
 
     def __init__(self, registry: Any = None, reporting_interval: float = 30, clock: Clock | None = None) -> None:
         self.registry = registry if registry is not None else global_registry()
+        if not isinstance(self.registry, MetricsRegistry):  # e.g. a duck-typed global registry
+            raise TypeError(f"a reporter reads a graphmetrics MetricsRegistry, not a {type(self.registry).__name__}")
         self.reporting_interval = reporting_interval
         self.clock = clock if clock is not None else SYSTEM_CLOCK
         self.engine = self._engine(self.registry)
