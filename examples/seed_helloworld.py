@@ -1,6 +1,8 @@
 """The project's seed, a Twisted "HelloWorld" written for pyformance under Python 2, run on graphmetrics.
 
-Changed from the seed, and nothing else: ``pyformance`` imports renamed to
+The seed's source is not in this repository; this is its program as issue 14 describes it (its
+imports, ``hello_called``, ``world_size``, the fork's ``HostedGraphiteReporter(registry, 10, key)``).
+Changed from it, and nothing else: ``pyformance`` imports renamed to
 ``graphmetrics.compat.pyformance``; what Python 3 requires (``request.args`` has bytes keys, a
 resource returns bytes); and where it reports, taken from the environment instead of the source:
 
