@@ -66,8 +66,8 @@ class MetricsRegistry(registry.MetricsRegistry):
         and raises the core ``TypeError`` when the key holds another type.
         """
         metric = self._made.get(key)
-        if type(metric) is cls:
-            return metric  # type: ignore[return-value]
+        if isinstance(metric, cls):
+            return metric
         try:
             super().add(key, cast(Metric, make()))
         except LookupError:
@@ -84,8 +84,9 @@ class MetricsRegistry(registry.MetricsRegistry):
         return self._made_here(key, Meter, lambda: Meter(self.clock), super().meter)
 
     def histogram(self, key: str) -> Histogram:  # type: ignore[override]
-        return self._made_here(key, Histogram, lambda: Histogram(clock=self.clock, sample=LogBucketSketch()),
-                         super().histogram)
+        return self._made_here(
+            key, Histogram, lambda: Histogram(clock=self.clock, sample=LogBucketSketch()), super().histogram
+        )
 
     def timer(self, key: str, *, unit: str = "s") -> Timer:  # type: ignore[override]
         """The timer ``key``, in seconds (``unit=`` picks ``ms``, ``us`` or ``ns`` when it is created)."""
@@ -114,9 +115,6 @@ class MetricsRegistry(registry.MetricsRegistry):
                 raise TypeError(f"gauge getter not callable: {type(gauge).__name__}")
             return CallbackGauge(callback)
 
-        metric = self._made.get(key)
-        if isinstance(metric, Gauge):
-            return metric
         return self._made_here(key, Gauge, make, lambda name: super(MetricsRegistry, self).gauge(name))
 
     def add(self, key: str, metric: Metric) -> None:  # type: ignore[override]
