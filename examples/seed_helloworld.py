@@ -28,13 +28,13 @@ from graphmetrics.compat.pyformance.registry import MetricsRegistry
 from graphmetrics.compat.pyformance.reporters import HostedGraphiteReporter
 
 API_KEY = os.environ["HOSTEDGRAPHITE_API_KEY"]
-ENDPOINT = {  # only what is set: the reporter's own defaults otherwise
-    option: os.environ[variable]
-    for option, variable in (
-        ("host", "HOSTEDGRAPHITE_HOST"), ("port", "HOSTEDGRAPHITE_PORT"), ("transport", "HOSTEDGRAPHITE_TRANSPORT")
-    )
-    if os.environ.get(variable)
-}
+ENDPOINT = {}  # only what is set: the reporter's own defaults otherwise
+if os.environ.get("HOSTEDGRAPHITE_HOST"):
+    ENDPOINT["host"] = os.environ["HOSTEDGRAPHITE_HOST"]
+if os.environ.get("HOSTEDGRAPHITE_PORT"):
+    ENDPOINT["port"] = int(os.environ["HOSTEDGRAPHITE_PORT"])
+if os.environ.get("HOSTEDGRAPHITE_TRANSPORT"):
+    ENDPOINT["transport"] = os.environ["HOSTEDGRAPHITE_TRANSPORT"]
 
 
 class HelloWorld(resource.Resource):
