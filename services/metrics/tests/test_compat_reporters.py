@@ -161,3 +161,14 @@ def test_a_regex_registry_can_be_reported(sink: Sink) -> None:
     reporter.report_now(timestamp=1700000000)
     reporter.stop()
     assert "users.max 0.25 1700000000" in received_when(sink, "users.max ")
+
+
+def test_stop_counts_what_it_could_not_deliver() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    registry = filled_registry()
+    reporter = CarbonReporter(registry, server="127.0.0.1", port=port)
+    reporter.start()
+    reporter.stop()  # the final report cannot go: after 5 s it is given up, counted and logged
+    assert registry.get_metrics("graphmetrics.carbon.dropped_reports")["count"] >= 1

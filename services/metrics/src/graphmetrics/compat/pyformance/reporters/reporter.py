@@ -46,6 +46,11 @@ class _OneCollectAtATime:
     def close(self) -> None:
         self.engine.close()
 
+    def give_up(self) -> int:
+        """What a stop at its deadline calls: the core reporter counts and logs what it never delivered."""
+        give_up = getattr(self.engine, "give_up", None)
+        return 0 if give_up is None else int(give_up())
+
     def __repr__(self) -> str:
         return repr(self.engine)
 
