@@ -177,14 +177,14 @@ def operation_cases(number: int) -> dict[str, dict[str, Callable[[], float]]]:
             "pyformance": _per_call("pyf_meter.mark()", ns, number),
         },
         "histogram add (default: log-bucket sketch)": {
-            "graphmetrics": _per_value(histogram.add, values),
-            PURE: _per_value(pure_histogram.add, values),
+            "graphmetrics": _per_value(histogram.update, values),
+            PURE: _per_value(pure_histogram.update, values),
             "pyformance": _per_value(pyf_hist.add, values),
             "prometheus_client": _per_value(prom_hist.observe, values),
             "OpenTelemetry SDK": _per_value(otel_hist.record, values),
         },
-        "histogram add (exp. decaying reservoir)": {"graphmetrics": _per_value(decaying.add, values)},
-        "histogram add (sliding 60 s window)": {"graphmetrics": _per_value(window.add, values, window.clear)},
+        "histogram add (exp. decaying reservoir)": {"graphmetrics": _per_value(decaying.update, values)},
+        "histogram add (sliding 60 s window)": {"graphmetrics": _per_value(window.update, values, window.clear)},
         "timer context (`with t.time():`)": {
             "graphmetrics": _per_call("with timer.time(): pass", ns, number),
             PURE: _per_call("with pure_timer.time(): pass", ns, number),
@@ -249,19 +249,25 @@ def mix_counts(total: int) -> tuple[int, int, int, int]:
     return counters, histograms, meters, total - counters - histograms - meters
 
 
+def recorder(metric: Any, ours: str, pyformances: str) -> Callable[[float], Any]:
+    """The method that records a value: graphmetrics' spelling if the metric has it, else pyformance's."""
+    method = getattr(metric, ours, None)
+    return getattr(metric, pyformances) if method is None else method
+
+
 def build_registry(registry: Any, total: int, samples: list[float]) -> None:
-    """Fill a registry with pyformance's API (graphmetrics and pyformance share it)."""
+    """Fill a graphmetrics or a pyformance registry with the same metrics and values."""
     counters, histograms, meters, timers = mix_counts(total)
     for i in range(counters):
         registry.counter(f"app.group{i % 100}.counter{i}").inc(i % 7 + 1)
     for i in range(histograms):
-        add = registry.histogram(f"app.group{i % 100}.histogram{i}").add
+        add = recorder(registry.histogram(f"app.group{i % 100}.histogram{i}"), "update", "add")
         for value in samples:
             add(value)
     for i in range(meters):
         registry.meter(f"app.group{i % 100}.meter{i}").mark()
     for i in range(timers):
-        update = registry.timer(f"app.group{i % 100}.timer{i}")._update  # seconds, in both libraries
+        update = recorder(registry.timer(f"app.group{i % 100}.timer{i}"), "update", "_update")  # seconds in both
         for value in samples:
             update(value / 1000.0)
 

@@ -15,7 +15,7 @@ def test_simple_gauge_reports_nothing_until_set() -> None:
     assert gauge.fields() == {}
     gauge.set_value(3.5)
     assert gauge.fields() == {"value": 3.5}
-    gauge.set(7)
+    gauge.set_value(7)
     assert gauge.get_value() == 7 and gauge.fields() == {"value": 7}
 
 

@@ -116,14 +116,15 @@ def test_zero_and_bad_durations() -> None:
     assert timer.get_count() == 1
 
 
-def test_pyformance_accessors() -> None:
+def test_snapshot_of_durations_in_the_timers_unit() -> None:
     timer = Timer(clock=ManualClock())
     for seconds in (0.001, 0.003):
         timer.update(seconds)
-    assert timer.get_sum() == pytest.approx(4.0)
-    assert (timer.get_min(), timer.get_max(), timer.get_mean()) == pytest.approx((1.0, 3.0, 2.0))
-    assert timer.get_var() == pytest.approx(2.0) and timer.get_stddev() == pytest.approx(math.sqrt(2))
-    assert timer.get_snapshot().get_median() == pytest.approx(1.0, rel=0.01)
+    snapshot = timer.snapshot()
+    assert snapshot.sum == pytest.approx(4.0)
+    assert (snapshot.min, snapshot.max, snapshot.mean) == pytest.approx((1.0, 3.0, 2.0))
+    assert snapshot.stddev == pytest.approx(math.sqrt(2))
+    assert snapshot.value(0.5) == pytest.approx(1.0, rel=0.01)
 
 
 def test_contexts_on_the_system_clock_append_to_the_sketch_and_fold_it() -> None:

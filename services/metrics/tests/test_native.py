@@ -136,7 +136,7 @@ def test_concurrent_adds_and_timings_lose_nothing() -> None:
     per_thread = 3 * FOLD_AT + 7
 
     def work() -> None:
-        add = histogram.add
+        add = histogram.update
         for i in range(per_thread):
             add(float(i % 97) + 0.5)
             with timer.time():

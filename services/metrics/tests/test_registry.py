@@ -88,7 +88,7 @@ def test_snapshot_fields_per_type() -> None:
     registry.meter("m").mark()
     histogram = registry.histogram("h")
     for value in range(1, 101):
-        histogram.add(value)
+        histogram.update(value)
     with registry.timer("t").time():
         clock.advance(0.02)
     registry.gauge("g", 1.5)
@@ -111,7 +111,7 @@ def test_registry_clock_drives_meters_timers_and_reservoirs() -> None:
     meter = registry.meter("m")
     window = registry.histogram("w", reservoir=SlidingTimeWindowReservoir(window=10.0))
     meter.mark(3)
-    window.add(1.0)
+    window.update(1.0)
     timer = registry.timer("t", unit="s")
     context = timer.time()
     clock.advance(11.0)
@@ -178,8 +178,8 @@ def test_bucket_snapshot_covers_sketch_histograms_and_timers_only() -> None:
     clock = ManualClock()
     registry = MetricsRegistry(clock=clock)
     for value in (1.0, 1.0, 100.0):
-        registry.histogram("h").add(value)
-    registry.histogram("decaying", reservoir=ExpDecayingReservoir()).add(1.0)
+        registry.histogram("h").update(value)
+    registry.histogram("decaying", reservoir=ExpDecayingReservoir()).update(1.0)
     with registry.timer("t").time():
         clock.advance(0.001)
     registry.counter("c").inc()
@@ -268,8 +268,8 @@ def test_the_read_side_is_what_snapshot_is_made_of() -> None:
     registry = MetricsRegistry(clock=ManualClock())
     start = registry.generation
     registry.counter("c").inc(2)
-    registry.histogram("h").add(3.0)
-    registry.histogram("w", SlidingTimeWindowReservoir()).add(1.0)
+    registry.histogram("h").update(3.0)
+    registry.histogram("w", SlidingTimeWindowReservoir()).update(1.0)
     registry.timer("t", tags={"k": "v"}).update(0.5)
     registry.gauge("broken", lambda: 1 / 0)
     registry.meter("m")

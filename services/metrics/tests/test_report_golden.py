@@ -73,17 +73,17 @@ def mixed_registry(clock: ManualClock) -> MetricsRegistry:
     registry.meter("logouts", tags={"zone": "eu"})
     sketch = registry.histogram("sizes")
     for value in [10.0] * 2044 + [11.0, 9.0, 17.0, 3.0]:  # 2048 values: one fold; mean 10, m2 100
-        sketch.add(value)
+        sketch.update(value)
     for value in (-4.0, 0.0, 12.5, 1e6):
-        sketch.add(value)  # pending: negative, zero and far buckets
+        sketch.update(value)  # pending: negative, zero and far buckets
     small = registry.histogram("few", tags={"kind": "exact"})
     for value in (1.0, 2.0, 4.0):
-        small.add(value)
+        small.update(value)
     decaying = registry.histogram("decaying", ExpDecayingReservoir())
     window = registry.histogram("window", SlidingTimeWindowReservoir(60.0))
     for value in (3.0, 5.0, 8.0):
-        decaying.add(value)
-        window.add(value)
+        decaying.update(value)
+        window.update(value)
     timer = registry.timer("latency")
     for seconds in (0.0125, 0.25, 0.5, 0.0625):
         timer.update(seconds)
@@ -101,12 +101,12 @@ def evolve(registry: MetricsRegistry, clock: ManualClock, step: int) -> None:
     registry.counter("hits.c001").inc(100)
     registry.counter("requests", tags={"zone": "eu west", "code": "500"}).inc()
     registry.meter("logins").mark(5)
-    registry.histogram("sizes").add(20.0)
+    registry.histogram("sizes").update(20.0)
     registry.timer("latency").update(0.125)
     registry.gauge("queue", 1.0 + step)
     if step == 2:
         registry.counter("new.after.learning").inc(3)
-        registry.histogram("new.histogram").add(2.0)
+        registry.histogram("new.histogram").update(2.0)
 
 
 Collector = Callable[[MetricsRegistry, ManualClock], Iterator[list[bytes]]]

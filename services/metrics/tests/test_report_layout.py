@@ -29,7 +29,7 @@ def mixed_registry() -> MetricsRegistry:
         registry.counter(f"hits.c{index:04d}").inc(index)
     registry.gauge("queue", 7.5)
     registry.meter("m").mark(3)
-    registry.histogram("h", LogBucketSketch()).add(12.5)
+    registry.histogram("h", LogBucketSketch()).update(12.5)
     registry.counter("tagged", tags={"zone": "eu west"}).inc(2)
     registry.counter(LONG).inc()  # rejected at each report, never sent
     registry.add("doubled", Doubled())

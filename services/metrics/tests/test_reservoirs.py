@@ -36,8 +36,8 @@ def test_quantiles_are_weighted() -> None:
         reservoir.update(9999)
     snapshot = reservoir.snapshot()
     assert snapshot.size == 50 and snapshot.count == 50
-    assert snapshot.get_median() == 9999
-    assert snapshot.get_75th_percentile() == 9999
+    assert snapshot.value(0.5) == 9999
+    assert snapshot.value(0.75) == 9999
     assert snapshot.value(0.3) == 177  # the old values still hold the lowest ~40%
     weight = math.exp(0.015 * 120)
     assert snapshot.mean == pytest.approx((40 * 177 + 10 * weight * 9999) / (40 + 10 * weight))
@@ -53,7 +53,7 @@ def test_spot_lift() -> None:
         for _ in range(minutes * 10):
             reservoir.update(value)
             clock.advance(6.0)
-    assert reservoir.snapshot().get_median() == 9999
+    assert reservoir.snapshot().value(0.5) == 9999
 
 
 def test_long_inactivity_does_not_corrupt_the_sample() -> None:
@@ -148,15 +148,29 @@ def test_sliding_window_forgets_old_values() -> None:
     assert reservoir.snapshot().size == 0 and reservoir.snapshot().value(0.99) == 0.0
 
 
+def test_sliding_window_drops_a_value_exactly_one_window_old() -> None:
+    # Dropwizard's SlidingTimeWindowReservoirTest.boundsMeasurementsToATimeWindow: window 10,
+    # values 1..5 at 0, 5, 10, 15, 20; at 20 the value from 10 is one window old and gone.
+    clock = ManualClock()
+    reservoir = SlidingTimeWindowReservoir(window=10.0, clock=clock)
+    for value in range(1, 6):
+        reservoir.update(value)
+        clock.advance(5.0 if value < 5 else 0.0)
+    snapshot = reservoir.snapshot()
+    assert (snapshot.size, snapshot.min, snapshot.max) == (2, 4, 5)
+    clock.advance(5.0)
+    assert reservoir.snapshot().max == 5 and reservoir.snapshot().size == 1  # 15's value left at 25
+
+
 def test_sliding_window_uses_dropwizards_uniform_quantiles() -> None:
     reservoir = SlidingTimeWindowReservoir(window=60.0, clock=ManualClock())
     for value in range(1, 6):
         reservoir.update(value)
     snapshot = reservoir.snapshot()
     # Dropwizard's UniformSnapshotTest on 1..5: median 3, p75 4.5, p99 5, p0 1.
-    assert snapshot.get_median() == 3
-    assert snapshot.get_75th_percentile() == 4.5
-    assert snapshot.get_99th_percentile() == 5
+    assert snapshot.value(0.5) == 3
+    assert snapshot.value(0.75) == 4.5
+    assert snapshot.value(0.99) == 5
     assert snapshot.value(0.0) == 1
     assert snapshot.mean == 3 and snapshot.stddev == pytest.approx(statistics.stdev(range(1, 6)))
 
@@ -276,7 +290,7 @@ def test_merged_sketch_equals_one_fed_everything() -> None:
     values = [v for part in parts for v in part]
     _assert_accurate(merged, values)
     # Averaging the replicas' p99s is what the export avoids: here it is far from the truth.
-    average_p99 = statistics.fmean(r.snapshot().get_99th_percentile() for r in replicas)
+    average_p99 = statistics.fmean(r.snapshot().value(0.99) for r in replicas)
     assert abs(average_p99 - _exact(values, 0.99)) > 0.1 * _exact(values, 0.99)
 
 

@@ -66,7 +66,7 @@ def hist_calls(fn: Callable[..., Any], registry: Callable[[], MetricsRegistry], 
     def histogrammed(*args: Any, **kwargs: Any) -> Any:
         result = fn(*args, **kwargs)
         if isinstance(result, (int, float)) and not isinstance(result, bool):
-            registry().histogram(name).add(result)
+            registry().histogram(name).update(result)
         return result
 
     return histogrammed

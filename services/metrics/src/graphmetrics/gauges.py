@@ -45,7 +45,6 @@ class SimpleGauge(Gauge):
     def set_value(self, value: float) -> None:
         self._value = value
 
-    set = set_value
 
 
 class CallbackGauge(Gauge):

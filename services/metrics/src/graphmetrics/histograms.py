@@ -8,7 +8,7 @@ from graphmetrics.clock import Clock
 from graphmetrics.reservoirs import LogBucketSketch, Reservoir
 from graphmetrics.snapshots import Snapshot
 
-__all__ = ["Histogram", "DistributionAccessors"]
+__all__ = ["Histogram"]
 
 
 def attach_reservoir(reservoir: Reservoir | None, clock: Clock | None) -> Reservoir:
@@ -28,52 +28,21 @@ def reservoir_buckets(reservoir: Reservoir) -> list[tuple[float, int]] | None:
     return reservoir.buckets() if isinstance(reservoir, LogBucketSketch) else None
 
 
-class DistributionAccessors:
-    """pyformance's getters for anything with a ``snapshot()`` (histograms and timers)."""
+class Histogram:
+    """``update(v)`` records a value; ``snapshot()`` is a :class:`~graphmetrics.snapshots.Snapshot`.
 
-    __slots__ = ()
-
-    def snapshot(self) -> Snapshot:
-        raise NotImplementedError
-
-    def get_snapshot(self) -> Snapshot:
-        return self.snapshot()
-
-    def get_sum(self) -> float:
-        return self.snapshot().sum
-
-    def get_min(self) -> float:
-        return self.snapshot().min
-
-    def get_max(self) -> float:
-        return self.snapshot().max
-
-    def get_mean(self) -> float:
-        return self.snapshot().mean
-
-    def get_stddev(self) -> float:
-        return self.snapshot().stddev
-
-    def get_var(self) -> float:
-        return self.snapshot().stddev ** 2
-
-
-class Histogram(DistributionAccessors):
-    """``add(v)`` (alias ``update``) and a :class:`~graphmetrics.snapshots.Snapshot` of the distribution.
-
-    ``add`` *is* the reservoir's ``update`` (bound once here), so recording costs a single call.
+    ``update`` *is* the reservoir's ``update`` (bound once here), so recording costs a single call.
     ``count`` and ``sum`` cover every value added; min, max, mean, stddev and percentiles describe
     what the reservoir keeps (everything, for the default sketch).
     """
 
-    __slots__ = ("_reservoir", "add", "update")
+    __slots__ = ("_reservoir", "update")
 
-    add: Callable[[float], None]
     update: Callable[[float], None]
 
     def __init__(self, reservoir: Reservoir | None = None, clock: Clock | None = None) -> None:
         self._reservoir = attach_reservoir(reservoir, clock)
-        self.add = self.update = self._reservoir.update
+        self.update = self._reservoir.update
 
     @property
     def reservoir(self) -> Reservoir:

@@ -250,33 +250,10 @@ class MetricsRegistry:
                 out[key] = buckets
         return out
 
-    # -- pyformance's read-out API -------------------------------------------------------------
-
     def get_metrics(self, name: str, tags: Mapping[str, str] | None = None) -> dict[str, int | float]:
+        """One metric's current fields (``{}`` if there is no such metric)."""
         metric = self._find(name, tags)
         return (self.read(metric) or {}) if metric is not None else {}
-
-    def dump_metrics(self) -> dict[str, dict[str, int | float]]:
-        return self.snapshot()
-
-    def _get_kind_metrics(self, name: str, cls: type) -> dict[str, int | float]:
-        metric = self._find(name)
-        return self.get_metrics(name) if isinstance(metric, cls) else {}
-
-    def _get_counter_metrics(self, name: str) -> dict[str, int | float]:
-        return self._get_kind_metrics(name, Counter)
-
-    def _get_gauge_metrics(self, name: str) -> dict[str, int | float]:
-        return self._get_kind_metrics(name, Gauge)
-
-    def _get_histogram_metrics(self, name: str) -> dict[str, int | float]:
-        return self._get_kind_metrics(name, Histogram)
-
-    def _get_meter_metrics(self, name: str) -> dict[str, int | float]:
-        return self._get_kind_metrics(name, Meter)
-
-    def _get_timer_metrics(self, name: str) -> dict[str, int | float]:
-        return self._get_kind_metrics(name, Timer)
 
 
 def _check_reservoir(name: str, existing: Reservoir, requested: Reservoir | None) -> None:

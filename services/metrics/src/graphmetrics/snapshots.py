@@ -90,31 +90,6 @@ class Snapshot:
             out[field] = at(quantile)
         return out
 
-    # pyformance / Dropwizard spellings
-    def get_percentile(self, quantile: float) -> float:
-        return self.value(quantile)
-
-    def get_size(self) -> int:
-        return self.size
-
-    def get_median(self) -> float:
-        return self.value(0.5)
-
-    def get_75th_percentile(self) -> float:
-        return self.value(0.75)
-
-    def get_95th_percentile(self) -> float:
-        return self.value(0.95)
-
-    def get_98th_percentile(self) -> float:
-        return self.value(0.98)
-
-    def get_99th_percentile(self) -> float:
-        return self.value(0.99)
-
-    def get_999th_percentile(self) -> float:
-        return self.value(0.999)
-
 
 class UniformSnapshot(Snapshot):
     """Equally weighted samples (sliding window); linear interpolation as Dropwizard's ``UniformSnapshot``."""

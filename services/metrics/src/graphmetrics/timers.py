@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from graphmetrics._native import speedups
 from graphmetrics.clock import Clock, interval_source
-from graphmetrics.histograms import DistributionAccessors, attach_reservoir, reservoir_buckets
+from graphmetrics.histograms import attach_reservoir, reservoir_buckets
 from graphmetrics.meters import RateAccessors, Rates
 from graphmetrics.reservoirs import LogBucketSketch, Reservoir
 from graphmetrics.reservoirs.pending import FOLD_AT, PendingValues
@@ -124,7 +124,7 @@ class TimerContext:
 _new_context = object.__new__
 
 
-class Timer(DistributionAccessors, RateAccessors):
+class Timer(RateAccessors):
     """Durations (reported in ``unit``, milliseconds by default) and the rate of measurements.
 
     ``time()`` starts a measurement and returns its context; ``with timer.time() as ctx:`` works, and
@@ -182,7 +182,6 @@ class Timer(DistributionAccessors, RateAccessors):
     def get_count(self) -> int:
         return self._reservoir.count
 
-    _update = update  # pyformance's name
 
     def snapshot(self) -> Snapshot:
         return self._reservoir.snapshot()

@@ -12,7 +12,8 @@ __all__ = ["SlidingTimeWindowReservoir"]
 
 
 class SlidingTimeWindowReservoir(TimedReservoir):
-    """Every value of the last ``window`` seconds (Dropwizard's sliding time window reservoir).
+    """Every value of the last ``window`` seconds (Dropwizard's sliding time window reservoir):
+    a value recorded at ``t`` is in snapshots taken before ``t + window``, not at it.
 
     Percentiles are exact but memory grows with the update rate: 1,000 updates/s over a 60 s window
     keep 60,000 values.
@@ -32,9 +33,10 @@ class SlidingTimeWindowReservoir(TimedReservoir):
         self._values: deque[float] = deque()
 
     def _trim(self, now: float) -> None:
-        oldest = now - self.window
+        # Dropwizard's rule: a value exactly ``window`` old has left the window.
+        expired = now - self.window
         times, values = self._times, self._values
-        while times and times[0] < oldest:
+        while times and times[0] <= expired:
             times.popleft()
             values.popleft()
 
