@@ -319,7 +319,7 @@ def test_after_fork_the_child_forgets_the_parents_queue() -> None:
     transport.failure = ConnectionRefusedError(111, "refused")
     reporter.collect(T0)
     reporter.flush()
-    reporter._after_fork_in_child()
+    reporter.after_fork_in_child()
     assert reporter.pending == 0
     transport.failure = None
     reporter.collect(T0 + 10)

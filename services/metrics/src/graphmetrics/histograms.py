@@ -17,7 +17,7 @@ def attach_reservoir(reservoir: Reservoir | None, clock: Clock | None) -> Reserv
         return LogBucketSketch()
     if not isinstance(reservoir, Reservoir):
         raise TypeError(f"not a reservoir (needs update, snapshot, clear, count): {reservoir!r}")
-    bind = getattr(reservoir, "_bind_clock", None)
+    bind = getattr(reservoir, "bind_clock", None)
     if bind is not None:
         bind(clock)
     return reservoir

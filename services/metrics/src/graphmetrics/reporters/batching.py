@@ -395,7 +395,7 @@ class BatchReporter:
         log.log(level, "%s: sending through %r failed (%s: %s); %d report(s) unacknowledged, next try in %.1f s",
                 self.name, self._transport, type(exc).__name__, exc, len(self._buffer), delay)
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         # The parent still owns (and will send) everything queued before the fork.
         self._send_lock = threading.Lock()
         self._buffer.reset_lock_after_fork()

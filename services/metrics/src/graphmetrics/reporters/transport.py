@@ -233,7 +233,7 @@ class TcpTransport:
             except OSError:
                 pass
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         self.close()  # closes only the child's copy of the descriptor: the parent's connection lives on
 
 
@@ -283,7 +283,7 @@ class UdpTransport:
         if sock is not None:
             sock.close()
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         self.close()
 
 

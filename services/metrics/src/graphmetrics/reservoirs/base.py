@@ -72,7 +72,7 @@ class TimedReservoir(BaseReservoir):
         self._now: Callable[[], float] = interval_source(clock)
         self._own_clock = clock is not None
 
-    def _bind_clock(self, clock: Clock | None) -> None:
+    def bind_clock(self, clock: Clock | None) -> None:
         """Adopt the registry's clock, unless a clock was given explicitly or values were added."""
         with self._lock:
             if not self._own_clock and self._count == 0:

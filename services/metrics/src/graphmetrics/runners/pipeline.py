@@ -133,5 +133,5 @@ class Pipeline:
             for reporter in self.reporters:
                 self._flush(reporter, None)
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         self._reset()  # the threads do not exist in the child; start() may be called again there

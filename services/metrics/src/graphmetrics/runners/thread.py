@@ -77,5 +77,5 @@ class ThreadRunner:
             self._wake.wait(min(self._schedule.delay(now), _MAX_SLEEP))
             self._wake.clear()
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         self._reset()  # stopped in the child; start() may be called there

@@ -90,7 +90,7 @@ class Reporter:
         self._runner.start()
         return True
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         """The parent's reporting thread is not in the child: there ``start()`` starts one (as in pyformance)."""
         self._state_lock = threading.Lock()
         self._started = False
