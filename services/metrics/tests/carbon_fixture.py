@@ -208,7 +208,10 @@ class Carbon:
         if not file.exists():
             return {}
         now = int(time.time())
-        (start, _end, step), values = whisper.fetch(str(file), now - 86000, now + 3600)
+        try:
+            (start, _end, step), values = whisper.fetch(str(file), now - 86000, now + 3600)
+        except whisper.CorruptWhisperFile:  # carbon has created the file but not yet written its header
+            return {}
         return {start + i * step: v for i, v in enumerate(values) if v is not None}
 
     def wait_for(self, expected: dict[str, dict[int, float]], timeout: float = 60.0) -> dict[str, dict[int, float]]:
