@@ -46,3 +46,19 @@ def test_json_snapshot_is_valid_json_with_null_for_non_finite_values() -> None:
     registry.counter("hello_called", tags={"region": "eu"}).inc(2)
     document = json.loads(snapshot_json(registry))
     assert document == {"metrics": {"hello_called;region=eu": {"count": 2}, "odd": {"value": None, "max": None}}}
+
+
+def test_an_int_too_long_for_str_costs_the_console_report_only_its_own_line() -> None:
+    registry = MetricsRegistry()
+    registry.counter("huge").inc(10**5000)  # str() of it raises: over 4300 digits
+    registry.counter("near").inc(10**400)
+    for i in range(40):
+        registry.counter(f"c{i}").inc(i + 1)
+    stream = io.StringIO()
+    reporter = ConsoleReporter(registry, stream)
+    reporter.collect(60)
+    assert reporter.flush() is True
+    text = stream.getvalue()
+    assert all(f"c{i}\n    count = {i + 1}\n" in text for i in range(40))
+    assert "huge\n    count = not shown (an int of 16610 bits; no point can carry it)\n" in text
+    assert f"near\n    count = {10**400}\n" in text  # shown: people may read what carbon refuses

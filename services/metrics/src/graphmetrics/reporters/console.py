@@ -22,9 +22,20 @@ def format_report(timestamp: int, snapshot: Mapping[str, Mapping[str, int | floa
         fields = snapshot[key]
         width = max((len(field) for field in fields), default=0)
         for field, value in fields.items():
-            shown = format_value(value) if isinstance(value, (int, float)) else repr(value)
+            shown = _shown(value)
             lines.append(f"    {field:<{width}} = {shown}")
     return "\n".join(lines) + "\n"
+
+
+def _shown(value: object) -> str:
+    """A value as text. An int with more digits than ``str()`` allows is named, not printed: one such
+    metric must not cost the others the report (the console is for people; it shows any int it can)."""
+    if not isinstance(value, (int, float)):
+        return repr(value)
+    try:
+        return format_value(value)
+    except ValueError:  # an int over sys.get_int_max_str_digits() digits
+        return f"not shown (an int of {value.bit_length()} bits; no point can carry it)"  # type: ignore[union-attr]
 
 
 class ConsoleReporter:
