@@ -17,7 +17,14 @@ from typing import TypeVar
 
 from graphmetrics.names import check_name, sanitize_name
 from graphmetrics.reporters.carbon import PROTOCOLS
-from graphmetrics.reporters.hostedgraphite import ENV_KEY, ENV_KEY_FILE, PORTS, looks_like_key, resolve_api_key
+from graphmetrics.reporters.hostedgraphite import (
+    DEFAULT_TRANSPORT,
+    ENV_KEY,
+    ENV_KEY_FILE,
+    PORTS,
+    looks_like_key,
+    resolve_api_key,
+)
 from graphmetrics.reporters.transport import check_host, check_port
 from graphmetrics.runners.schedule import check_interval
 
@@ -47,7 +54,7 @@ class Config:
     hostedgraphite_api_key: str | None = field(default=None, repr=False)
     hostedgraphite_host: str | None = None
     hostedgraphite_port: int | None = None
-    hostedgraphite_transport: str = "tls"
+    hostedgraphite_transport: str = DEFAULT_TRANSPORT
 
     @property
     def metrics_root(self) -> str:
@@ -177,5 +184,5 @@ def load_config(
         hostedgraphite_api_key=env.api_key(),
         hostedgraphite_host=env.checked("HOSTEDGRAPHITE_HOST", None, check_host),
         hostedgraphite_port=env.checked("HOSTEDGRAPHITE_PORT", None, _port),
-        hostedgraphite_transport=env.choice("HOSTEDGRAPHITE_TRANSPORT", "tls", PORTS),
+        hostedgraphite_transport=env.choice("HOSTEDGRAPHITE_TRANSPORT", DEFAULT_TRANSPORT, PORTS),
     )

@@ -26,12 +26,14 @@ from graphmetrics.reporters.wire import MAX_DATAGRAM_BYTES, plaintext_messages
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "HostedGraphiteReporter", "resolve_api_key", "mask_key", "looks_like_key", "HOST", "PORTS", "ENV_KEY",
+    "HostedGraphiteReporter", "resolve_api_key", "mask_key", "looks_like_key", "HOST", "PORTS", "DEFAULT_TRANSPORT",
+    "ENV_KEY",
     "ENV_KEY_FILE",
 ]
 
 HOST = "carbon.hostedgraphite.com"
 PORTS = {"tcp": 2003, "tls": 20030, "udp": 2003}
+DEFAULT_TRANSPORT = "tls"  # the key never crosses the network in clear unless a user chooses so
 ENV_KEY = "HOSTEDGRAPHITE_API_KEY"
 ENV_KEY_FILE = "HOSTEDGRAPHITE_API_KEY_FILE"
 _VALID_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
@@ -98,7 +100,7 @@ class HostedGraphiteReporter(BatchReporter):
         self,
         registry: Registry,
         api_key: str | None = None,
-        transport: str = "tls",
+        transport: str = DEFAULT_TRANSPORT,
         prefix: str = "",
         *,
         host: str = HOST,
